@@ -1,0 +1,27 @@
+/**
+ * tsgi: Python's WSGI (PEP 3333) for the Fetch-API runtimes.
+ *
+ * An application is `app(environ, startResponse)`; it calls
+ * `startResponse(status, headers)` and returns an iterable of `Uint8Array`
+ * chunks. {@linkcode toFetchHandler} turns it into a handler for
+ * `Deno.serve`, `Bun.serve`, Cloudflare Workers and Node.
+ *
+ * @example Hello world on Deno
+ * ```ts ignore
+ * import { toFetchHandler, type App } from "@tsgi/tsgi";
+ *
+ * const app: App = (_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("Hello world!\n")];
+ * };
+ * Deno.serve(toFetchHandler(app));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/types.ts";
+export { toFetchHandler } from "./src/to_fetch_handler.ts";
+export { BodyInput } from "./src/input_stream.ts";
+export { LogStream } from "./src/error_stream.ts";
+export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Format, lint, type and doc checks.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/tools.sh
+deno fmt --check
+deno lint
+deno check mod.ts src/ tests/ examples/ scripts/
+deno doc --lint mod.ts

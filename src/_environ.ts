@@ -1,0 +1,331 @@
+// The environ of a Fetch request: a Proxy over a plain object. The cheap
+// keys are set at once; the costly ones (request headers, the body, the
+// peer address) are read from the Request the first time anything asks
+// for them, and all of them at once when the keys are enumerated. To the
+// app it behaves as the plain dict PEP 3333 asks for.
+
+import { BodyInput } from "./input_stream.ts";
+import { LogStream } from "./error_stream.ts";
+import { decodePath, splitHost, splitUrl } from "./_path.ts";
+import { wrapFile } from "./file_wrapper.ts";
+import type {
+  Environ,
+  ErrorStream,
+  GatewayOptions,
+  RemoteAddress,
+} from "./types.ts";
+
+/** The package version, reported in SERVER_SOFTWARE. */
+export const VERSION = "0.1.0";
+
+/** GatewayOptions with defaults applied, made once per handler. */
+export interface GatewayConfig {
+  scriptName: string;
+  maxBodySize: number;
+  debug: boolean;
+  errors: ((text: string) => void) | undefined;
+  multithread: boolean;
+  multiprocess: boolean;
+  runOnce: boolean;
+  serverProtocol: string;
+  remoteAddress: GatewayOptions["remoteAddress"];
+  extraEnviron: Record<string, unknown> | undefined;
+}
+
+/** Applies defaults and checks the options. */
+export function configure(options: GatewayOptions = {}): GatewayConfig {
+  let scriptName = options.scriptName ?? "";
+  if (scriptName.endsWith("/")) scriptName = scriptName.slice(0, -1);
+  if (scriptName !== "" && !scriptName.startsWith("/")) {
+    throw new TypeError(
+      `Cannot mount at scriptName ${
+        JSON.stringify(options.scriptName)
+      }: it must start with "/"`,
+    );
+  }
+  const maxBodySize = options.maxBodySize ?? Infinity;
+  if (!(maxBodySize >= 0)) {
+    throw new RangeError(
+      `Cannot use maxBodySize ${maxBodySize}: expected a number of bytes >= 0`,
+    );
+  }
+  return {
+    scriptName,
+    maxBodySize,
+    debug: options.debug ?? false,
+    errors: options.errors,
+    multithread: options.multithread ?? true,
+    multiprocess: options.multiprocess ?? false,
+    runOnce: false,
+    serverProtocol: options.serverProtocol ?? "HTTP/1.1",
+    remoteAddress: options.remoteAddress,
+    extraEnviron: options.extraEnviron,
+  };
+}
+
+const WSGI_VERSION: readonly [1, 0] = Object.freeze([1, 0] as const);
+const SOFTWARE = `tsgi/${VERSION}`;
+
+// Keys computed on demand, besides HTTP_*.
+const LAZY_KEYS = [
+  "CONTENT_TYPE",
+  "CONTENT_LENGTH",
+  "REMOTE_ADDR",
+  "REMOTE_PORT",
+  "wsgi.input",
+  "wsgi.errors",
+  "tsgi.info",
+  "tsgi.server",
+  "tsgi.env",
+  "tsgi.ctx",
+] as const;
+
+type Target = Record<string | symbol, unknown>;
+
+interface DenoInfoLike {
+  remoteAddr?: { hostname?: string; port?: number };
+}
+interface BunServerLike {
+  requestIP(request: Request): { address: string; port: number } | null;
+}
+interface WorkersCtxLike {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+function isDenoInfo(value: unknown): value is DenoInfoLike {
+  return typeof value === "object" && value !== null && "remoteAddr" in value;
+}
+function isBunServer(value: unknown): value is BunServerLike {
+  return typeof value === "object" && value !== null &&
+    typeof (value as BunServerLike).requestIP === "function";
+}
+function isWorkersCtx(value: unknown): value is WorkersCtxLike {
+  return typeof value === "object" && value !== null &&
+    typeof (value as WorkersCtxLike).waitUntil === "function";
+}
+
+/** `HTTP_X_FOO` → `x-foo`; undefined for keys no header name maps to. */
+function headerNameOf(key: string): string | undefined {
+  const suffix = key.slice(5);
+  // Header names containing "_" are dropped, so "-" ↔ "_" is one-to-one,
+  // but only for keys spelled the way the gateway spells them.
+  if (
+    suffix === "" || suffix.includes("-") || suffix.toUpperCase() !== suffix
+  ) {
+    return undefined;
+  }
+  const name = suffix.toLowerCase().replaceAll("_", "-");
+  return name === "content-type" || name === "content-length"
+    ? undefined
+    : name;
+}
+
+/** Per-request state, and the Proxy handler that consults it. */
+export class EnvironState implements ProxyHandler<Target> {
+  readonly request: Request;
+  readonly args: readonly unknown[];
+  readonly config: GatewayConfig;
+  #materialized = false;
+  #deleted: Set<string> | undefined;
+  #errors: ErrorStream | undefined;
+
+  constructor(
+    request: Request,
+    args: readonly unknown[],
+    config: GatewayConfig,
+  ) {
+    this.request = request;
+    this.args = args;
+    this.config = config;
+  }
+
+  /** The request's error stream (the one the app sees as wsgi.errors). */
+  get errors(): ErrorStream {
+    return this.#errors ??= new LogStream(this.config.errors);
+  }
+
+  #remote(): RemoteAddress | undefined {
+    const custom = this.config.remoteAddress;
+    if (custom !== undefined) return custom(this.request, this.args);
+    const first = this.args[0];
+    if (isDenoInfo(first)) {
+      const addr = first.remoteAddr;
+      return addr?.hostname === undefined
+        ? undefined
+        : { address: addr.hostname, port: addr.port };
+    }
+    if (isBunServer(first)) {
+      const ip = first.requestIP(this.request);
+      return ip === null ? undefined : ip;
+    }
+    // Workers are called as fetch(request, env, ctx); only there does the
+    // platform itself set CF-Connecting-IP, so only there is it trusted.
+    if (isWorkersCtx(this.args[1])) {
+      const ip = this.request.headers.get("cf-connecting-ip");
+      return ip === null ? undefined : { address: ip };
+    }
+    return undefined;
+  }
+
+  /** Computes a lazy key; stores and returns its value, or undefined. */
+  #resolve(target: Target, key: string): unknown {
+    if (this.#deleted?.has(key)) return undefined;
+    let value: unknown;
+    switch (key) {
+      case "CONTENT_TYPE":
+        value = this.request.headers.get("content-type") ?? undefined;
+        break;
+      case "CONTENT_LENGTH":
+        value = this.request.headers.get("content-length") ?? undefined;
+        break;
+      case "REMOTE_ADDR":
+        value = this.#remote()?.address;
+        break;
+      case "REMOTE_PORT": {
+        const port = this.#remote()?.port;
+        value = port === undefined ? undefined : String(port);
+        break;
+      }
+      case "wsgi.input":
+        value = new BodyInput(this.request.body, this.config.maxBodySize);
+        break;
+      case "wsgi.errors":
+        value = this.errors;
+        break;
+      case "tsgi.info":
+        value = isDenoInfo(this.args[0]) ? this.args[0] : undefined;
+        break;
+      case "tsgi.server":
+        value = isBunServer(this.args[0]) ? this.args[0] : undefined;
+        break;
+      case "tsgi.env":
+        value = isWorkersCtx(this.args[1]) ? this.args[0] : undefined;
+        break;
+      case "tsgi.ctx":
+        value = isWorkersCtx(this.args[1]) ? this.args[1] : undefined;
+        break;
+      default: {
+        if (!key.startsWith("HTTP_")) return undefined;
+        const name = headerNameOf(key);
+        value = name === undefined
+          ? undefined
+          : this.request.headers.get(name) ?? undefined;
+      }
+    }
+    if (value !== undefined) target[key] = value;
+    return value;
+  }
+
+  /** Brings every lazy key into the target, for enumeration. */
+  #materialize(target: Target): void {
+    if (this.#materialized) return;
+    for (const key of LAZY_KEYS) {
+      if (!Object.hasOwn(target, key)) this.#resolve(target, key);
+    }
+    const seen = new Set<string>();
+    for (const [name, value] of this.request.headers) {
+      // Underscored names could impersonate dashed ones (X_Auth → X-Auth).
+      if (
+        name.includes("_") || name === "content-type" ||
+        name === "content-length"
+      ) continue;
+      const key = "HTTP_" + name.toUpperCase().replaceAll("-", "_");
+      if (seen.has(key)) {
+        // Only Set-Cookie is iterated once per field; join as HTTP does.
+        if (target[key] !== undefined) target[key] += ", " + value;
+        continue;
+      }
+      seen.add(key);
+      if (!Object.hasOwn(target, key) && !this.#deleted?.has(key)) {
+        target[key] = value;
+      }
+    }
+    this.#materialized = true;
+    this.#deleted = undefined;
+  }
+
+  get(target: Target, key: string | symbol): unknown {
+    const value = target[key];
+    if (
+      value !== undefined || this.#materialized || typeof key !== "string" ||
+      Object.hasOwn(target, key)
+    ) return value;
+    return this.#resolve(target, key);
+  }
+
+  set(target: Target, key: string | symbol, value: unknown): boolean {
+    target[key] = value;
+    return true;
+  }
+
+  has(target: Target, key: string | symbol): boolean {
+    if (key in target) return true;
+    if (this.#materialized || typeof key !== "string") return false;
+    return this.#resolve(target, key) !== undefined;
+  }
+
+  deleteProperty(target: Target, key: string | symbol): boolean {
+    if (!this.#materialized && typeof key === "string") {
+      (this.#deleted ??= new Set()).add(key);
+    }
+    return delete target[key];
+  }
+
+  ownKeys(target: Target): (string | symbol)[] {
+    this.#materialize(target);
+    return Reflect.ownKeys(target);
+  }
+
+  getOwnPropertyDescriptor(
+    target: Target,
+    key: string | symbol,
+  ): PropertyDescriptor | undefined {
+    if (
+      !this.#materialized && typeof key === "string" &&
+      !Object.hasOwn(target, key)
+    ) this.#resolve(target, key);
+    return Reflect.getOwnPropertyDescriptor(target, key);
+  }
+}
+
+/** Builds the environ of one request. */
+export function createEnviron(
+  state: EnvironState,
+): Environ {
+  const { request, config } = state;
+  const url = splitUrl(request.url);
+  const [serverName, serverPort] = splitHost(url.host, url.https);
+  let pathInfo = decodePath(url.path);
+  const scriptName = config.scriptName;
+  if (
+    scriptName !== "" &&
+    (pathInfo === scriptName || pathInfo.startsWith(scriptName + "/"))
+  ) {
+    pathInfo = pathInfo.slice(scriptName.length);
+  }
+  const target: Target = {
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: pathInfo,
+    QUERY_STRING: url.query,
+    SERVER_NAME: serverName,
+    SERVER_PORT: serverPort,
+    SERVER_PROTOCOL: config.serverProtocol,
+    REQUEST_URI: url.query === "" ? url.path : url.path + "?" + url.query,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    SERVER_SOFTWARE: SOFTWARE,
+    "wsgi.version": WSGI_VERSION,
+    "wsgi.url_scheme": url.https ? "https" : "http",
+    "wsgi.multithread": config.multithread,
+    "wsgi.multiprocess": config.multiprocess,
+    "wsgi.run_once": config.runOnce,
+    "wsgi.input_terminated": true,
+    "wsgi.file_wrapper": wrapFile,
+    "tsgi.request": request,
+    "tsgi.runtime_args": state.args,
+  };
+  if (config.extraEnviron !== undefined) {
+    Object.assign(target, config.extraEnviron);
+  }
+  return new Proxy(target, state) as unknown as Environ;
+}
