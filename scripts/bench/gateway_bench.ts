@@ -1,0 +1,75 @@
+// Per-request overhead of the gateway, in process: toFetchHandler around a
+// hello-world app against a raw Fetch handler that answers the same bytes.
+//   deno task bench:gateway
+import { toFetchHandler } from "../../mod.ts";
+import type { App } from "../../mod.ts";
+
+const TEXT = "Hello world!\n";
+const GREETING = new TextEncoder().encode(TEXT);
+const URL_ = "http://127.0.0.1:8000/";
+const INFO = { remoteAddr: { hostname: "127.0.0.1", port: 40000 } };
+
+const ONE: [string, string][] = [["host", "127.0.0.1:8000"]];
+const NINE: [string, string][] = [
+  ["host", "127.0.0.1:8000"],
+  ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"],
+  ["accept", "text/html,application/xhtml+xml,*/*;q=0.8"],
+  ["accept-language", "en-GB,en;q=0.9"],
+  ["accept-encoding", "gzip, deflate, br, zstd"],
+  ["cookie", "session=4f1c2a9e8b7d6c5e; theme=dark"],
+  ["referer", "http://127.0.0.1/index.html"],
+  ["sec-fetch-mode", "navigate"],
+  ["cache-control", "max-age=0"],
+];
+
+const hello: App = (environ, startResponse) => {
+  if (environ.PATH_INFO !== "/") {
+    startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+    return [];
+  }
+  startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+  return [GREETING];
+};
+
+const enumerating: App = (environ, startResponse) => {
+  let keys = 0;
+  for (const _ in environ) keys++;
+  startResponse("200 OK", [
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["X-Keys", String(keys)],
+  ]);
+  return [GREETING];
+};
+
+const raw = (_request: Request, _info?: unknown): Response =>
+  new Response(TEXT);
+const tsgi = toFetchHandler(hello);
+const tsgiEnviron = toFetchHandler(enumerating);
+
+// The Request is made per call in every case, as a server would.
+for (
+  const [label, headers] of [["1 header", ONE], ["9 headers", NINE]] as const
+) {
+  Deno.bench({
+    name: `raw handler, ${label}`,
+    group: label,
+    baseline: true,
+    fn: () => {
+      raw(new Request(URL_, { headers }), INFO);
+    },
+  });
+  Deno.bench({
+    name: `toFetchHandler, ${label}`,
+    group: label,
+    fn: () => {
+      tsgi(new Request(URL_, { headers }), INFO);
+    },
+  });
+  Deno.bench({
+    name: `toFetchHandler, enumerating environ, ${label}`,
+    group: label,
+    fn: () => {
+      tsgiEnviron(new Request(URL_, { headers }), INFO);
+    },
+  });
+}

@@ -1,0 +1,845 @@
+// The HTTP benchmark: starts every server pinned to one core, drives each
+// with wrk pinned to the other, in interleaved rounds, and prints one table
+// of medians and the ratios issue 8 targets.
+//
+//   deno task bench [--quick] [--rounds N] [--duration S] [--only a,b]
+//                   [--no-python] [--no-stream] [--json FILE]
+//
+// Run it through `deno task bench` (scripts/bench/bench.sh), which installs
+// wrk and the Python servers when they are missing.
+
+const HERE = new URL(".", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SERVER_CORE = "0";
+const CLIENT_CORE = "1";
+const CONNECTIONS = 50;
+const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s
+const GREETING = "Hello world!\n";
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  duration: number;
+  only: string[] | undefined;
+  python: boolean;
+  stream: boolean;
+  streamBytes: number;
+  json: string | undefined;
+  baseline: string | undefined;
+}
+
+function parseArgs(args: string[]): Options {
+  const quick = args.includes("--quick");
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    return i === -1 ? undefined : args[i + 1];
+  };
+  const only = value("--only");
+  return {
+    quick,
+    rounds: Number(value("--rounds") ?? (quick ? 1 : 3)),
+    duration: Number(value("--duration") ?? (quick ? 1 : 5)),
+    only: only === undefined ? undefined : only.split(","),
+    python: !args.includes("--no-python"),
+    stream: !args.includes("--no-stream"),
+    streamBytes: Number(value("--stream-bytes") ?? (quick ? 2 ** 26 : 2 ** 30)),
+    json: value("--json"),
+    baseline: value("--baseline"),
+  };
+}
+
+// ---------------------------------------------------------------- processes
+
+function which(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      const path = `${dir}/${name}`;
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Every pid in the tree under `root`, root included. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...children.get(out[i]) ?? []);
+  return out;
+}
+
+/** User + system CPU of a process tree, in µs. */
+function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks * TICK_US;
+}
+
+/** Resident memory of a process tree, in bytes. */
+function rssBytes(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb * 1024;
+}
+
+/** Calls `onLine` for each line of a stream, to its end. */
+async function eachLine(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) onLine(line);
+  }
+  if (rest !== "") onLine(rest);
+}
+
+interface ServerSpec {
+  name: string;
+  group: "deno" | "bun" | "python";
+  /** The command, run pinned to the server core. */
+  cmd: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Fixed port (Python servers); ours print `listening PORT`. */
+  port?: number;
+  /** The log line that says the server is ready to take requests. */
+  ready?: RegExp;
+}
+
+class Server {
+  readonly spec: ServerSpec;
+  #child: Deno.ChildProcess;
+  #log: string[] = [];
+  port = 0;
+  pids: number[] = [];
+
+  constructor(spec: ServerSpec) {
+    this.spec = spec;
+    this.#child = new Deno.Command("taskset", {
+      args: ["-c", SERVER_CORE, ...spec.cmd],
+      cwd: spec.cwd,
+      env: spec.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  }
+
+  /** Resolves once the server says it listens; rejects if it exits first. */
+  async started(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const onLine = (line: string) => {
+      if (this.#log.length < 200) this.#log.push(line);
+      const listening = /^listening (\d+)$/.exec(line);
+      if (listening !== null) {
+        this.port = Number(listening[1]);
+        resolve();
+      } else if (this.spec.ready?.test(line)) {
+        this.port = this.spec.port!;
+        resolve();
+      }
+    };
+    const exited = Promise.all([
+      eachLine(this.#child.stdout, onLine),
+      eachLine(this.#child.stderr, onLine),
+      this.#child.status,
+    ]).then(() => {
+      throw new Error(
+        `Cannot start ${this.spec.name}: it exited\n${this.#log.join("\n")}`,
+      );
+    });
+    exited.catch(() => {}); // reported through the race below, if first
+    await Promise.race([promise, exited]);
+    this.pids = processTree(this.#child.pid);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  /** Refreshes the worker list (a pre-fork master may have replaced one). */
+  refresh(): void {
+    this.pids = processTree(this.#child.pid);
+  }
+
+  async stop(): Promise<void> {
+    const pids = processTree(this.#child.pid);
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const timeout = new Promise((resolve) => setTimeout(resolve, 3000));
+    await Promise.race([this.#child.status, timeout]);
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const result = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: result.code,
+    out: dec.decode(result.stdout),
+    err: dec.decode(result.stderr),
+  };
+}
+
+// -------------------------------------------------------------- the servers
+
+async function serverSpecs(options: Options): Promise<ServerSpec[]> {
+  const specs: ServerSpec[] = [];
+  const deno = Deno.execPath();
+  const bun = which("bun");
+  const script = `${HERE}server.ts`;
+  const kinds = ["raw", "tsgi", "tsgi-environ", "hono"];
+  const base = options.baseline === undefined
+    ? undefined
+    : await checkout(options.baseline);
+  const runtimes: ["deno" | "bun", string[]][] = [[
+    "deno",
+    [deno, "run", "--allow-net", "--allow-env", "--allow-read", script],
+  ]];
+  if (bun !== undefined) runtimes.push(["bun", [bun, script]]);
+  else console.error("bench: bun not found; skipping the Bun servers");
+  for (const [runtime, cmd] of runtimes) {
+    for (const kind of kinds) {
+      specs.push({
+        name: `${kind} ${runtime}`,
+        group: runtime,
+        cmd: [...cmd, kind],
+      });
+      if (base !== undefined && kind.startsWith("tsgi")) {
+        specs.push({
+          name: `${kind}@${options.baseline} ${runtime}`,
+          group: runtime,
+          cmd: [...cmd, kind],
+          env: { TSGI_MOD: `${base}/mod.ts` },
+        });
+      }
+    }
+  }
+  if (options.python) {
+    const python = "/usr/bin/python3";
+    const cwd = HERE;
+    const g = freePort();
+    specs.push({
+      name: "wsgiref",
+      group: "python",
+      cmd: [python, "hello_wsgi.py"],
+      cwd,
+    });
+    specs.push({
+      name: "gunicorn sync ×2",
+      group: "python",
+      cmd: [
+        "gunicorn",
+        "-w",
+        "2",
+        "-k",
+        "sync",
+        "-b",
+        `127.0.0.1:${g}`,
+        "hello_wsgi:app",
+      ],
+      cwd,
+      port: g,
+      ready: /Booting worker/,
+    });
+    const t = freePort();
+    specs.push({
+      name: "gunicorn gthread ×2×4",
+      group: "python",
+      cmd: [
+        "gunicorn",
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "-b",
+        `127.0.0.1:${t}`,
+        "hello_wsgi:app",
+      ],
+      cwd,
+      port: t,
+      ready: /Booting worker/,
+    });
+    const u = freePort();
+    specs.push({
+      name: "uWSGI --http-socket ×2",
+      group: "python",
+      cmd: [
+        "uwsgi",
+        "--plugin",
+        "python3",
+        "--http-socket",
+        `127.0.0.1:${u}`,
+        "--wsgi-file",
+        "hello_wsgi.py",
+        "--callable",
+        "app",
+        "--master",
+        "--processes",
+        "2",
+        "--die-on-term",
+        "--disable-logging",
+      ],
+      cwd,
+      port: u,
+      ready: /spawned uWSGI worker 2/,
+    });
+    const w = freePort();
+    specs.push({
+      name: "waitress",
+      group: "python",
+      cmd: ["waitress-serve", `--listen=127.0.0.1:${w}`, "hello_wsgi:app"],
+      cwd,
+      port: w,
+      ready: /Serving on/,
+    });
+  }
+  return options.only === undefined
+    ? specs
+    : specs.filter((s) => options.only!.includes(s.name));
+}
+
+/** Extracts mod.ts and src/ of a git revision; returns the directory. */
+async function checkout(ref: string): Promise<string> {
+  const dir = `${ROOT}.cache/bench-base/${ref.replaceAll("/", "_")}`;
+  await Deno.mkdir(dir, { recursive: true });
+  const archive = await run("sh", [
+    "-c",
+    `git -C '${ROOT}' archive '${ref}' mod.ts src | tar -x -C '${dir}'`,
+  ]);
+  if (archive.code !== 0) {
+    throw new Error(`Cannot check out ${ref}: ${archive.err}`);
+  }
+  return dir;
+}
+
+/** The server answers hello world (pre-fork workers may lag the log line). */
+async function checkHello(server: Server): Promise<void> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      const response = await fetch(server.url);
+      const text = await response.text();
+      if (response.status === 200 && text === GREETING) return;
+      throw new Error(
+        `status ${response.status}, body ${JSON.stringify(text)}`,
+      );
+    } catch (error) {
+      lastError = error;
+      // A worker still booting refuses the connection: retry shortly.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(
+    `${server.spec.name} does not answer hello world: ${lastError}`,
+  );
+}
+
+// -------------------------------------------------------------------- wrk
+
+interface Sample {
+  rps: number;
+  p99Ms: number;
+  cpuUs: number;
+  requests: number;
+  errors: number;
+}
+
+function toMs(value: string, unit: string): number {
+  const n = Number(value);
+  return unit === "us"
+    ? n / 1000
+    : unit === "ms"
+    ? n
+    : unit === "s"
+    ? n * 1000
+    : n * 60000;
+}
+
+async function wrk(
+  server: Server,
+  headers: 1 | 9,
+  seconds: number,
+): Promise<Sample> {
+  server.refresh();
+  const args = [
+    "-c",
+    CLIENT_CORE,
+    "wrk",
+    "-t1",
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    "--latency",
+  ];
+  if (headers === 9) args.push("-s", `${HERE}browser_headers.lua`);
+  args.push(server.url);
+  const before = cpuMicros(server.pids);
+  const { code, out, err } = await run("taskset", args);
+  const cpu = cpuMicros(server.pids) - before;
+  if (code !== 0) throw new Error(`wrk failed on ${server.spec.name}: ${err}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const socket =
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+      .exec(out);
+  const errors = non2xx +
+    (socket === null
+      ? 0
+      : Number(socket[1]) + Number(socket[3]) + Number(socket[4]));
+  return {
+    rps,
+    p99Ms: p99 === null ? NaN : toMs(p99[1], p99[2]),
+    cpuUs: requests > 0 ? cpu / requests : NaN,
+    requests,
+    errors,
+  };
+}
+
+// --------------------------------------------------------------- streaming
+
+interface StreamSample {
+  mibps: number;
+  cpuMsPerGiB: number;
+  rssGrowth: number;
+}
+
+/** Runs `transfer` while sampling the server's RSS; growth over `baseline`. */
+async function withRss(
+  server: Server,
+  baseline: number,
+  transfer: () => Promise<{ bytes: number; seconds: number }>,
+): Promise<StreamSample> {
+  server.refresh();
+  let peak = rssBytes(server.pids);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssBytes(server.pids));
+  }, 20);
+  const before = cpuMicros(server.pids);
+  try {
+    const { bytes, seconds } = await transfer();
+    const cpu = cpuMicros(server.pids) - before;
+    peak = Math.max(peak, rssBytes(server.pids));
+    return {
+      mibps: bytes / 2 ** 20 / seconds,
+      cpuMsPerGiB: cpu / 1000 / (bytes / 2 ** 30),
+      rssGrowth: peak - baseline,
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function download(server: Server, bytes: number) {
+  const { code, out, err } = await run("taskset", [
+    "-c",
+    CLIENT_CORE,
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{size_download} %{time_total}",
+    server.url,
+  ]);
+  const [size, seconds] = out.split(" ").map(Number);
+  if (code !== 0 || size !== bytes) {
+    throw new Error(
+      `download from ${server.spec.name} got ${size} of ${bytes} bytes: ${err}`,
+    );
+  }
+  return { bytes, seconds };
+}
+
+async function upload(server: Server, bytes: number) {
+  const { code, out, err } = await run("taskset", [
+    "-c",
+    CLIENT_CORE,
+    "sh",
+    "-c",
+    `head -c ${bytes} /dev/zero | curl -sS -T - -X POST -H 'Expect:' ` +
+    `-H 'Content-Type: application/octet-stream' -w ' %{time_total}' ${server.url}`,
+  ]);
+  const [count, seconds] = out.trim().split(/\s+/).map(Number);
+  if (code !== 0 || count !== bytes) {
+    throw new Error(
+      `upload to ${server.spec.name} counted ${out.trim()} of ${bytes} bytes: ${err}`,
+    );
+  }
+  return { bytes, seconds };
+}
+
+// ------------------------------------------------------------------- table
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isNaN(n) ? "–" : n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+const ratio = (n: number) => Number.isNaN(n) ? "–" : `${n.toFixed(2)}×`;
+
+// ------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const options = parseArgs(Deno.args);
+  if (which("wrk") === undefined) {
+    throw new Error(
+      "Cannot benchmark: wrk is not installed (run `deno task bench`)",
+    );
+  }
+  const specs = await serverSpecs(options);
+  const servers: Server[] = [];
+  const stopAll = () => Promise.all(servers.map((s) => s.stop()));
+  Deno.addSignalListener("SIGINT", () => {
+    stopAll().finally(() => Deno.exit(130));
+  });
+
+  const results = new Map<string, Sample[]>(); // "name|headers"
+  const streams = new Map<string, StreamSample[]>();
+  try {
+    for (const spec of specs) {
+      const server = new Server(spec);
+      servers.push(server);
+      await server.started();
+      await checkHello(server);
+      // Warm the JIT and the worker pools before anything is measured.
+      await wrk(server, 9, 1);
+      console.error(`bench: ${spec.name} ready on ${server.port}`);
+    }
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const headers of [1, 9] as const) {
+        for (const server of servers) {
+          const sample = await wrk(server, headers, options.duration);
+          const key = `${server.spec.name}|${headers}`;
+          (results.get(key) ?? results.set(key, []).get(key)!).push(sample);
+          console.error(
+            `bench: round ${round} ${server.spec.name} ${headers}h: ${
+              fmt(sample.rps)
+            } req/s, ` +
+              `${fmt(sample.cpuUs, 1)} µs/req${
+                sample.errors ? `, ${sample.errors} errors` : ""
+              }`,
+          );
+        }
+      }
+    }
+  } finally {
+    await stopAll();
+    servers.length = 0;
+  }
+
+  if (options.stream) {
+    const runtimes: [string, string[]][] = [[
+      "deno",
+      [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        `${HERE}server.ts`,
+      ],
+    ]];
+    const bun = which("bun");
+    if (bun !== undefined) runtimes.push(["bun", [bun, `${HERE}server.ts`]]);
+    const cases: {
+      name: string;
+      server: Server;
+      baseline: number;
+      up: boolean;
+    }[] = [];
+    try {
+      for (const [runtime, cmd] of runtimes) {
+        for (
+          const kind of [
+            "download-raw",
+            "download-tsgi",
+            "upload-raw",
+            "upload-tsgi",
+          ]
+        ) {
+          const server = new Server({
+            name: `${kind} ${runtime}`,
+            group: runtime as "deno" | "bun",
+            cmd: [...cmd, kind],
+            env: { STREAM_BYTES: String(options.streamBytes) },
+          });
+          servers.push(server);
+          await server.started();
+          cases.push({
+            name: server.spec.name,
+            server,
+            baseline: rssBytes(server.pids),
+            up: kind.startsWith("upload"),
+          });
+        }
+      }
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const c of cases) {
+          const sample = await withRss(
+            c.server,
+            c.baseline,
+            () =>
+              c.up
+                ? upload(c.server, options.streamBytes)
+                : download(c.server, options.streamBytes),
+          );
+          (streams.get(c.name) ?? streams.set(c.name, []).get(c.name)!).push(
+            sample,
+          );
+          console.error(
+            `bench: round ${round} ${c.name}: ${fmt(sample.mibps)} MiB/s, ` +
+              `RSS +${fmt(sample.rssGrowth / 2 ** 20, 1)} MiB`,
+          );
+        }
+      }
+    } finally {
+      await stopAll();
+    }
+  }
+
+  printTable(options, specs, results, streams);
+  if (options.json !== undefined) {
+    await Deno.writeTextFile(
+      options.json,
+      JSON.stringify(
+        {
+          options,
+          hello: Object.fromEntries(results),
+          streams: Object.fromEntries(streams),
+        },
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+function printTable(
+  options: Options,
+  specs: ServerSpec[],
+  results: Map<string, Sample[]>,
+  streams: Map<string, StreamSample[]>,
+): void {
+  const rows: string[][] = [];
+  const med = (key: string, pick: (s: Sample) => number) =>
+    median((results.get(key) ?? []).map(pick));
+  /** Median over rounds of a/b: rounds ran side by side, so pair them. */
+  const paired = (a: string, b: string, pick: (s: Sample) => number) => {
+    const x = results.get(a) ?? [];
+    const y = results.get(b) ?? [];
+    return median(
+      x.map((s, i) => y[i] === undefined ? NaN : pick(s) / pick(y[i])),
+    );
+  };
+  const rawOf = (spec: ServerSpec) =>
+    spec.group === "python" ? undefined : `raw ${spec.group}`;
+
+  for (const headers of [1, 9]) {
+    for (const spec of specs) {
+      const key = `${spec.name}|${headers}`;
+      if (!results.has(key)) continue;
+      const raw = rawOf(spec);
+      const errors = (results.get(key) ?? []).reduce((n, s) => n + s.errors, 0);
+      rows.push([
+        spec.name + (errors ? ` (${errors} errors)` : ""),
+        String(headers),
+        fmt(med(key, (s) => s.rps)),
+        fmt(med(key, (s) => s.p99Ms), 2),
+        fmt(med(key, (s) => s.cpuUs), 1),
+        "",
+        raw === undefined || raw === spec.name
+          ? ""
+          : `${ratio(paired(key, `${raw}|${headers}`, (s) => s.rps))} req/s, ` +
+            `${
+              ratio(paired(key, `${raw}|${headers}`, (s) => s.cpuUs))
+            } CPU vs raw`,
+        "",
+      ]);
+    }
+  }
+
+  const streamRatio = (a: string, b: string) => {
+    const x = streams.get(a) ?? [];
+    const y = streams.get(b) ?? [];
+    return median(
+      x.map((s, i) => y[i] === undefined ? NaN : s.mibps / y[i].mibps),
+    );
+  };
+  const maxGrowth = (name: string) =>
+    Math.max(...(streams.get(name) ?? []).map((s) => s.rssGrowth));
+  const streamLabel = fmt(options.streamBytes / 2 ** 20) + " MiB";
+  for (const [name, samples] of streams) {
+    const [kind, runtime] = name.split(" ");
+    const tsgi = kind.endsWith("tsgi");
+    const target = kind.startsWith("download") ? 0.95 : 0.90;
+    const r = tsgi ? streamRatio(name, name.replace("tsgi", "raw")) : NaN;
+    const growth = maxGrowth(name);
+    rows.push([
+      `${kind.replace("-", " ")} ${runtime} (${streamLabel})`,
+      "",
+      fmt(median(samples.map((s) => s.mibps))) + " MiB/s",
+      "",
+      fmt(median(samples.map((s) => s.cpuMsPerGiB))) + " ms/GiB",
+      fmt(growth / 2 ** 20, 1) + " MiB",
+      tsgi ? `${ratio(r)} vs raw` : "",
+      (tsgi ? `≥ ${target.toFixed(2)}× ${r >= target ? "✓" : "✗"}; ` : "") +
+      `RSS ≤ 64 MiB ${growth <= 64 * 2 ** 20 ? "✓" : "✗"}`,
+    ]);
+  }
+
+  const target = (label: string, value: number, min: number, max = false) => {
+    if (Number.isNaN(value)) return;
+    const met = max ? value <= min : value >= min;
+    rows.push([
+      label,
+      "",
+      "",
+      "",
+      "",
+      "",
+      ratio(value),
+      `${max ? "≤" : "≥"} ${min.toFixed(2)}× ${met ? "✓" : "✗"}`,
+    ]);
+  };
+  for (const runtime of ["deno", "bun"]) {
+    for (const headers of [1, 9]) {
+      const a = `tsgi ${runtime}|${headers}`;
+      const raw = `raw ${runtime}|${headers}`;
+      target(
+        `tsgi / raw ${runtime}, ${headers} header(s), req/s`,
+        paired(a, raw, (s) => s.rps),
+        0.9,
+      );
+      target(
+        `tsgi / raw ${runtime}, ${headers} header(s), CPU/req`,
+        paired(a, raw, (s) => s.cpuUs),
+        1.15,
+        true,
+      );
+    }
+  }
+  for (const runtime of ["deno", "bun"]) {
+    for (const headers of [1, 9]) {
+      const a = `tsgi ${runtime}|${headers}`;
+      target(
+        `tsgi / Hono on ${runtime}, ${headers} header(s), req/s`,
+        paired(a, `hono ${runtime}|${headers}`, (s) => s.rps),
+        1,
+      );
+    }
+  }
+  const python = specs.filter((s) => s.group === "python");
+  for (const headers of [1, 9]) {
+    let best: ServerSpec | undefined;
+    for (const spec of python) {
+      if (
+        best === undefined ||
+        med(`${spec.name}|${headers}`, (s) => s.rps) >
+          med(`${best.name}|${headers}`, (s) => s.rps)
+      ) {
+        best = spec;
+      }
+    }
+    if (best === undefined) continue;
+    for (const runtime of ["deno", "bun"]) {
+      target(
+        `tsgi ${runtime} / best Python (${best.name}), ${headers} header(s)`,
+        med(`tsgi ${runtime}|${headers}`, (s) => s.rps) /
+          med(`${best.name}|${headers}`, (s) => s.rps),
+        8,
+      );
+    }
+  }
+
+  const head = [
+    "Benchmark",
+    "Hdrs",
+    "req/s · MiB/s",
+    "p99 ms",
+    "server CPU µs/req",
+    "RSS growth",
+    "Ratio",
+    "Target",
+  ];
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (cells: string[]) =>
+    "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  console.log(
+    `\nMedians of ${options.rounds} interleaved round(s); wrk -t1 -c${CONNECTIONS} -d${options.duration}s ` +
+      `pinned to CPU ${CLIENT_CORE}, each server pinned to CPU ${SERVER_CORE}.\n`,
+  );
+  console.log(line(head));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const row of rows) console.log(line(row));
+}
+
+await main();

@@ -1,0 +1,161 @@
+// One benchmark server, run on Deno or Bun:
+//   deno run -A scripts/bench/server.ts KIND     bun scripts/bench/server.ts KIND
+// It listens on 127.0.0.1 on a free port and prints `listening PORT`.
+//
+// KIND: raw | tsgi | tsgi-environ | hono (hello world), download-raw |
+// download-tsgi (1 GiB streamed), upload-raw | upload-tsgi (counts the body).
+import type { App, Environ, StartResponse } from "../../mod.ts";
+import { Hono } from "../../tools/node_modules/hono/dist/index.js";
+
+type Handler = (
+  request: Request,
+  info?: unknown,
+) => Response | Promise<Response>;
+
+// TSGI_MOD points at another checkout's mod.ts (run.ts --baseline REF), so
+// a change is measured against what it replaced in the same run.
+const env = (globalThis as { process?: { env: Record<string, string> } })
+  .process?.env ?? {};
+const { toFetchHandler } = await import(
+  env.TSGI_MOD ?? "../../mod.ts"
+) as typeof import("../../mod.ts");
+
+const TEXT = "Hello world!\n";
+const GREETING = new TextEncoder().encode(TEXT);
+const NOT_FOUND = new TextEncoder().encode("Not found\n");
+const CHUNK = 65536;
+/** Bytes in the streamed download: 1 GiB unless STREAM_BYTES says less. */
+const STREAM_BYTES = Number(env.STREAM_BYTES ?? 2 ** 30);
+const CHUNKS = Math.ceil(STREAM_BYTES / CHUNK);
+const block = new Uint8Array(CHUNK).fill(120);
+
+/** A normal app: it routes on PATH_INFO, so the environ must be real. */
+const hello: App = (environ, startResponse) => {
+  if (environ.PATH_INFO !== "/") {
+    startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+    return [NOT_FOUND];
+  }
+  startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+  return [GREETING];
+};
+
+/** Reads a header and enumerates the environ: every lazy key is built. */
+const helloEnviron: App = (environ, startResponse) => {
+  let keys = 0;
+  for (const _ in environ) keys++;
+  const agent = String(environ.HTTP_USER_AGENT ?? "-");
+  startResponse("200 OK", [
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["X-Keys", String(keys)],
+    ["X-Agent-Length", String(agent.length)],
+  ]);
+  return [GREETING];
+};
+
+function* chunks(): Generator<Uint8Array> {
+  for (let i = 0; i < CHUNKS; i++) yield block;
+}
+
+const download: App = (_environ, startResponse) => {
+  startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
+  return chunks();
+};
+
+const upload: App = async (environ: Environ, startResponse: StartResponse) => {
+  const input = environ["wsgi.input"];
+  let total = 0;
+  for (;;) {
+    const chunk = await input.read(CHUNK);
+    if (chunk.length === 0) break;
+    total += chunk.length;
+  }
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode(`${total}\n`)];
+};
+
+function rawDownload(): Response {
+  let sent = 0;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < CHUNKS) controller.enqueue(block);
+        else controller.close();
+      },
+    }, { highWaterMark: 0 }),
+    { headers: { "content-type": "application/octet-stream" } },
+  );
+}
+
+async function rawUpload(request: Request): Promise<Response> {
+  let total = 0;
+  if (request.body !== null) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+    }
+  }
+  return new Response(`${total}\n`, {
+    headers: { "content-type": "text/plain" },
+  });
+}
+
+function honoHello(): Handler {
+  const app = new Hono();
+  app.get("/", (c: { text(text: string): Response }) => c.text(TEXT));
+  return app.fetch;
+}
+
+const HANDLERS: Record<string, () => Handler> = {
+  raw: () => () => new Response(TEXT),
+  tsgi: () => toFetchHandler(hello),
+  "tsgi-environ": () => toFetchHandler(helloEnviron),
+  hono: honoHello,
+  "download-raw": () => rawDownload,
+  "download-tsgi": () => toFetchHandler(download),
+  "upload-raw": () => rawUpload,
+  "upload-tsgi": () => toFetchHandler(upload),
+};
+
+const runtime = globalThis as {
+  Deno?: typeof Deno;
+  Bun?: {
+    argv: string[];
+    serve(options: {
+      hostname: string;
+      port: number;
+      fetch: Handler;
+      maxRequestBodySize?: number;
+    }): { port: number };
+  };
+};
+const kind = runtime.Deno ? Deno.args[0] : runtime.Bun!.argv[2];
+const make = HANDLERS[kind];
+if (make === undefined) {
+  console.error(
+    `Cannot serve ${JSON.stringify(kind)}: expected one of ${
+      Object.keys(HANDLERS).join(", ")
+    }`,
+  );
+  throw new Error(`Unknown server kind ${JSON.stringify(kind)}`);
+}
+const handler = make();
+if (runtime.Bun) {
+  const server = runtime.Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: handler,
+    maxRequestBodySize: 2 ** 31,
+  });
+  console.log(`listening ${server.port}`);
+} else {
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => console.log(`listening ${port}`),
+  }, handler);
+}
+
+// Under `deno run --cpu-prof`, exit cleanly on SIGTERM so the profile is written.
+if (runtime.Deno) Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
