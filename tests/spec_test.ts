@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 import type { Environ } from "../mod.ts";
-import { HOP_BY_HOP, parseStatus } from "../src/_check.ts";
+import { checkHeaders, HOP_BY_HOP, parseStatus } from "../src/_check.ts";
 
 // The shared/ folder sits beside the repo checkout; TSGI_CHECKLIST points
 // elsewhere (a git worktree checked out one level deeper, say).
@@ -339,4 +339,14 @@ Deno.test("SPEC.md's URL reconstruction rebuilds the request URL", async () => {
     const withHost = { ...environ, HTTP_HOST: new URL(url).host };
     assert.equal(reconstructUrl(withHost), expected, `${url} with HTTP_HOST`);
   }
+});
+
+Deno.test("SPEC.md's sample header error is the gateway's message", () => {
+  const sample = /^\s*TypeError: (Cannot use header .*)$/m.exec(section(7));
+  assert.ok(sample !== null, "SPEC.md §7.2 lost its sample error");
+  assert.throws(
+    () => checkHeaders([["X-Bad", "a\r\nb"]]),
+    (error: unknown) =>
+      error instanceof TypeError && error.message === sample[1],
+  );
 });
