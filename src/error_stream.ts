@@ -24,7 +24,11 @@ export class LogStream implements ErrorStream {
   #sink: ((text: string) => void) | undefined;
   #pending = "";
 
-  /** @param sink Receives every write as it is; omit for `console.error`. */
+  /**
+   * Makes an error stream.
+   *
+   * @param sink Receives every write as it is; omit for `console.error`.
+   */
   constructor(sink?: (text: string) => void) {
     this.#sink = sink;
   }

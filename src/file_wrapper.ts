@@ -37,6 +37,8 @@ export class FileWrapper implements AsyncIterable<Uint8Array> {
   #closed = false;
 
   /**
+   * Wraps a file-like source.
+   *
    * @param source A Blob (or File), a ReadableStream, or an object with
    *   `read(size)` and optionally `close()`.
    * @param blockSize A hint for the chunk size; 64 KiB by default.

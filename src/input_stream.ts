@@ -58,6 +58,8 @@ export class BodyInput implements InputStream {
   #received = 0;
 
   /**
+   * Makes an input stream over a body.
+   *
    * @param source The body; `null` for none.
    * @param maxBodySize Reading past this many bytes throws a RangeError.
    */
