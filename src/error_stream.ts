@@ -13,7 +13,7 @@ import type { ErrorStream } from "./types.ts";
  *
  * @example Collect what an app logs
  * ```ts
- * import { LogStream } from "@tsgi/tsgi/error-stream";
+ * import { LogStream } from "@tsgi/tsgi";
  * const lines: string[] = [];
  * const errors = new LogStream((text) => lines.push(text));
  * errors.write("disk almost full\n");

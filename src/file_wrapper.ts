@@ -21,7 +21,7 @@ const DEFAULT_BLOCK = 64 * 1024;
  *
  * @example Serve a Blob
  * ```ts
- * import { FileWrapper } from "@tsgi/tsgi/file-wrapper";
+ * import { FileWrapper } from "@tsgi/tsgi";
  * const body = new FileWrapper(new Blob(["hello"]));
  * for await (const chunk of body) console.log(chunk.length); // 5
  * await body.close();
