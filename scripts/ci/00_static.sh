@@ -8,3 +8,4 @@ deno lint
 deno check mod.ts src/ tests/ examples/ scripts/
 deno doc --lint mod.ts
 deno test --doc --allow-all mod.ts src/
+deno publish --dry-run --allow-dirty
