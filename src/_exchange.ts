@@ -574,13 +574,15 @@ export class Exchange {
     const iterator = this.#iterator;
     if (iterator === undefined) {
       if (this.#appDone) return this.#end();
-      // An async app that committed by write() is still running.
+      // An async app that committed by write() is still running. Pull
+      // again once woken: a stream calls pull() once per pending read, so
+      // a pull that settles without enqueuing would leave that read hanging.
       return new Promise<void>((resolve) => {
         this.#wake = () => {
           this.#wake = undefined;
           resolve();
         };
-      });
+      }).then(() => this.#pull());
     }
     if (this.#result !== undefined && Symbol.asyncIterator in this.#result) {
       return this.#pullAsync(iterator as AsyncIterator<Uint8Array>);
