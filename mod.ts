@@ -26,3 +26,15 @@ export { BodyInput } from "./src/input_stream.ts";
 export { LogStream } from "./src/error_stream.ts";
 export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";
 export { type ValidatedApp, validator } from "./src/validator.ts";
+export {
+  applicationUri,
+  guessScheme,
+  isHopByHop,
+  pathInfoUtf8,
+  type PathInfoUtf8Options,
+  requestUri,
+  setupTestingDefaults,
+  shiftPathInfo,
+  type TestingDefaultsOptions,
+  toNative,
+} from "./src/util.ts";
