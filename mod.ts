@@ -38,3 +38,4 @@ export {
   type TestingDefaultsOptions,
   toNative,
 } from "./src/util.ts";
+export { HeaderList, type HeaderParam } from "./src/headers.ts";
