@@ -39,3 +39,9 @@ export {
   toNative,
 } from "./src/util.ts";
 export { HeaderList, type HeaderParam } from "./src/headers.ts";
+export {
+  type RouteMatch,
+  Router,
+  type RouterOptions,
+  type RoutingArgs,
+} from "./src/router.ts";

@@ -1,6 +1,8 @@
 // Native strings (PEP 3333 "bytes as latin-1") and their bytes, shared by
 // util.ts and the router so both read and write paths the same way.
 
+import { decodePath } from "./_path.ts";
+
 const encoder = new TextEncoder();
 
 /** A native string's octets; a TypeError for a char above U+00FF. */
@@ -37,4 +39,12 @@ export function utf8ToNative(text: string): string {
   // deno-lint-ignore no-control-regex
   if (/^[\x00-\x7f]*$/.test(text)) return text;
   return bytesToNative(encoder.encode(text));
+}
+
+/**
+ * A route pattern or mount prefix, written as text (UTF-8, `%XX` escapes
+ * allowed), in the form PATH_INFO takes: decoded octets, one char each.
+ */
+export function patternToNative(text: string): string {
+  return decodePath(utf8ToNative(text));
 }
