@@ -91,6 +91,16 @@ function pick(routes: Map<string, Route> | undefined, method: string) {
     routes.get("*");
 }
 
+/**
+ * What an exact route consumes: the whole path but a trailing "/", which
+ * stays in PATH_INFO ("/app/" is SCRIPT_NAME "/app", PATH_INFO "/"), so the
+ * root never gives SCRIPT_NAME "/".
+ */
+function exactEnd(path: string): number {
+  const end = path.length;
+  return end > 0 && path.charCodeAt(end - 1) === 47 ? end - 1 : end;
+}
+
 /** A captured value as text: the latin-1 octets read as UTF-8. */
 function decode(value: string): string {
   for (let i = 0; i < value.length; i++) {
@@ -145,6 +155,10 @@ function decode(value: string): string {
  */
 export class Router {
   readonly #root = new Node();
+  // Fully static patterns by their native path: most requests are answered
+  // by one lookup of the whole path, before any segment is cut out. The
+  // tables are the trie nodes' own, so both always agree.
+  readonly #exact = new Map<string, Map<string, Route>>();
   readonly #notFound: App;
   readonly #consume: boolean;
 
@@ -345,6 +359,9 @@ export class Router {
       : (node.routes ??= new Map());
     if (table.has(method)) this.#duplicate(method, pattern);
     table.set(method, route);
+    if (!wildcard && names.length === 0) {
+      this.#exact.set(patternToNative(pattern), table);
+    }
   }
 
   #duplicate(method: string, pattern: string): never {
@@ -370,6 +387,16 @@ export class Router {
    * ```
    */
   match(method: string, path: string): RouteMatch | undefined {
+    const exact = pick(this.#exact.get(path), method);
+    if (exact !== undefined) {
+      return {
+        app: exact.app,
+        positional: [],
+        named: {},
+        consumed: exactEnd(path),
+        mount: false,
+      };
+    }
     const captures: string[] = [];
     const found = this.#find(this.#root, path, 0, method, captures);
     if (found === undefined) return undefined;
@@ -406,14 +433,7 @@ export class Router {
     const end = path.length;
     if (pos === end) {
       const route = pick(node.routes, method);
-      // A trailing "/" stays in PATH_INFO: "/app/" is SCRIPT_NAME "/app"
-      // and PATH_INFO "/", and the root never gives SCRIPT_NAME "/".
-      if (route !== undefined) {
-        return {
-          route,
-          consumed: end > 0 && path.charCodeAt(end - 1) === 47 ? end - 1 : end,
-        };
-      }
+      if (route !== undefined) return { route, consumed: exactEnd(path) };
     } else if (path.charCodeAt(pos) === 47) {
       let next = path.indexOf("/", pos + 1);
       if (next === -1) next = end;
