@@ -45,3 +45,4 @@ export {
   type RouterOptions,
   type RoutingArgs,
 } from "./src/router.ts";
+export { mount, type MountOptions } from "./src/mount.ts";
