@@ -168,7 +168,12 @@ export class Router {
    */
   readonly app: App;
 
-  /** @param options What to answer when nothing matches, and whether routes consume the path. */
+  /**
+   * Makes an empty router.
+   *
+   * @param options What to answer when nothing matches, and whether routes
+   *   consume the path.
+   */
   constructor(options: RouterOptions = {}) {
     this.#notFound = options.notFound ?? notFound;
     this.#consume = options.consumePath ?? true;
