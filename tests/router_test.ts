@@ -109,6 +109,15 @@ Deno.test("router: static beats parameter beats wildcard, with fallback", async 
   }]);
 });
 
+Deno.test("router: a failed parameter branch leaves no capture behind", () => {
+  const a = echo("a");
+  const router = new Router().get("/a/:x/b", a).get("/a/*", a).get("/p/:x/q", a)
+    .get("/p/:y/:z", a);
+  assert.deepEqual(router.match("GET", "/a/1/c")?.positional, ["1/c"]);
+  assert.deepEqual(router.match("GET", "/a/1/c")?.named, {});
+  assert.deepEqual(router.match("GET", "/p/1/r")?.named, { y: "1", z: "r" });
+});
+
 Deno.test("router: 404 when nothing matches", async () => {
   const { get } = serve(
     new Router().get("/a", echo("a")).get("/b/:x", echo("b")),
