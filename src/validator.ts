@@ -289,6 +289,13 @@ class Call {
     }
   }
 
+  /** The server must not touch the result after close() (V27). */
+  open(how: string): void {
+    if (this.closed) {
+      fail("V27", `the result of ${this.label} was ${how} after close()`);
+    }
+  }
+
   /** A body chunk, yielded or written. */
   chunk(chunk: unknown, how: string): void {
     if (!(chunk instanceof Uint8Array)) {
@@ -515,8 +522,16 @@ class Tracker {
   }
 }
 
-function closeOriginal(result: AppIterable): void | Promise<void> {
-  if (typeof result.close === "function") return result.close();
+/** The wrapper's close(): record it, then close what the app returned. */
+function closer(
+  result: AppIterable,
+  call: Call,
+  tracker: Tracker,
+): () => void | Promise<void> {
+  return () => {
+    tracker.close(call);
+    if (typeof result.close === "function") return result.close();
+  };
 }
 
 function checkedSync(
@@ -527,18 +542,11 @@ function checkedSync(
   let iterator: Iterator<Uint8Array> | undefined;
   const wrapper = {
     [Symbol.iterator](): Iterator<Uint8Array> {
-      if (call.closed) {
-        fail("V27", `the result of ${call.label} was iterated after close()`);
-      }
+      call.open("iterated");
       iterator = result[Symbol.iterator]();
       return {
         next(): IteratorResult<Uint8Array> {
-          if (call.closed) {
-            fail(
-              "V27",
-              `the result of ${call.label} was iterated after close()`,
-            );
-          }
+          call.open("iterated");
           const step = iterator!.next();
           if (step.done) call.end();
           else call.chunk(step.value, "the result");
@@ -549,10 +557,7 @@ function checkedSync(
         },
       };
     },
-    close(): void | Promise<void> {
-      tracker.close(call);
-      return closeOriginal(result);
-    },
+    close: closer(result, call, tracker),
   };
   tracker.track(call, wrapper);
   return wrapper;
@@ -565,15 +570,10 @@ function checkedAsync(
 ): AsyncIterable<Uint8Array> & AppIterable {
   const wrapper = {
     [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-      if (call.closed) {
-        fail("V27", `the result of ${call.label} was iterated after close()`);
-      }
+      call.open("iterated");
       return checkedAsyncIterator(result[Symbol.asyncIterator](), call);
     },
-    close(): void | Promise<void> {
-      tracker.close(call);
-      return closeOriginal(result);
-    },
+    close: closer(result, call, tracker),
   };
   tracker.track(call, wrapper);
   return wrapper;
@@ -585,9 +585,7 @@ function checkedAsyncIterator(
 ): AsyncIterator<Uint8Array> {
   return {
     async next(): Promise<IteratorResult<Uint8Array>> {
-      if (call.closed) {
-        fail("V27", `the result of ${call.label} was iterated after close()`);
-      }
+      call.open("iterated");
       const step = await iterator.next();
       if (step.done) call.end();
       else call.chunk(step.value, "the result");
@@ -612,10 +610,7 @@ function checkedArray(
   call.end();
   const copy = result.slice() as Uint8Array[] & AppIterable;
   Object.defineProperty(copy, "close", {
-    value(): void | Promise<void> {
-      tracker.close(call);
-      return closeOriginal(result);
-    },
+    value: closer(result, call, tracker),
   });
   const proxy = new Proxy(copy, {
     get(target, key, receiver) {
@@ -665,21 +660,14 @@ class CheckedFileWrapper extends FileWrapper {
   }
 
   override handOff(): Blob | ReadableStream<Uint8Array> | undefined {
-    if (this.#call.closed) {
-      fail("V27", `the result of ${this.#call.label} was used after close()`);
-    }
+    this.#call.open("used");
     const source = this.#inner.handOff();
     if (source !== undefined) this.#call.handedOff = true;
     return source;
   }
 
   override [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    if (this.#call.closed) {
-      fail(
-        "V27",
-        `the result of ${this.#call.label} was iterated after close()`,
-      );
-    }
+    this.#call.open("iterated");
     const iterator = checkedAsyncIterator(
       this.#inner[Symbol.asyncIterator](),
       this.#call,
@@ -705,7 +693,7 @@ function checkResult(
   tracker: Tracker,
 ): AppIterable {
   call.returned = true;
-  if (typeof result !== "object" || result === null) {
+  const notIterable = (): never =>
     fail(
       "A3",
       `the application returned ${
@@ -713,7 +701,7 @@ function checkResult(
       }: expected an iterable of Uint8Array chunks`,
       TypeError,
     );
-  }
+  if (typeof result !== "object" || result === null) notIterable();
   if (result instanceof Uint8Array) {
     fail(
       "A3",
@@ -734,13 +722,7 @@ function checkResult(
   if (typeof r[Symbol.iterator] === "function") {
     return checkedSync(result as Iterable<Uint8Array>, call, tracker);
   }
-  fail(
-    "A3",
-    `the application returned ${
-      show(result)
-    }: expected an iterable of Uint8Array chunks`,
-    TypeError,
-  );
+  return notIterable();
 }
 
 /**

@@ -3,8 +3,14 @@
 import assert from "node:assert/strict";
 import { mount, Router, validator } from "../mod.ts";
 import type { App } from "../mod.ts";
-import { b, dec, harness } from "./_helpers.ts";
-import { endless, readOneAndAbort, withServer } from "./_serve.ts";
+import { b, harness } from "./_helpers.ts";
+import {
+  endless,
+  gatedStream,
+  readOneAndAbort,
+  validated,
+  withServer,
+} from "./_serve.ts";
 
 function echo(label: string): App {
   return (environ, startResponse) => {
@@ -14,21 +20,7 @@ function echo(label: string): App {
 }
 
 function serve(app: App, scriptName = "") {
-  const checked = validator(app);
-  const { handler, logs } = harness(checked, { scriptName });
-  return {
-    checked,
-    logs,
-    async get(path: string, method = "GET") {
-      const response = await handler(
-        new Request(new URL(path, "http://localhost/"), { method }),
-      );
-      const text = await response.text();
-      await checked.allClosed();
-      checked.assertClosed();
-      return { status: response.status, text, json: () => JSON.parse(text) };
-    },
-  };
+  return validated(app, { scriptName });
 }
 
 Deno.test("mount: SCRIPT_NAME and PATH_INFO exactly as PEP 3333 wants", async () => {
@@ -141,28 +133,12 @@ Deno.test("mount: refuses bad prefixes, duplicates and non-apps", () => {
 });
 
 Deno.test("mount: streams without buffering and closes the mounted result", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
-  let closed = 0;
-  const stream: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    const body = (async function* () {
-      yield b("first ");
-      await gate;
-      yield b("second");
-    })();
-    return Object.assign(body, { close: () => void closed++ });
-  };
-  const checked = validator(mount({ "/s": stream }));
+  const { app, closes, expectStreamed } = gatedStream();
+  const checked = validator(mount({ "/s": app }));
   const { handler } = harness(checked);
-  const response = await handler("/s/x");
-  const reader = response.body!.getReader();
-  assert.equal(dec.decode((await reader.read()).value), "first ");
-  release();
-  assert.equal(dec.decode((await reader.read()).value), "second");
-  assert.equal((await reader.read()).done, true);
+  await expectStreamed(await handler("/s/x"));
   await checked.allClosed();
-  assert.equal(closed, 1);
+  assert.equal(closes(), 1);
 });
 
 Deno.test("mount: a client abort through Deno.serve closes the mounted app", async () => {

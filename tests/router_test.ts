@@ -3,8 +3,14 @@
 import assert from "node:assert/strict";
 import { Router, validator } from "../mod.ts";
 import type { App, RoutingArgs, ValidatedApp } from "../mod.ts";
-import { b, dec, harness } from "./_helpers.ts";
-import { endless, readOneAndAbort, withServer } from "./_serve.ts";
+import { b, harness } from "./_helpers.ts";
+import {
+  endless,
+  gatedStream,
+  readOneAndAbort,
+  validated,
+  withServer,
+} from "./_serve.ts";
 
 /** An app that answers with what it was given. */
 function echo(label: string): App {
@@ -27,21 +33,14 @@ interface Echo {
   args: RoutingArgs;
 }
 
-/** Serves the router under validator() in-process. */
+/** Serves the router under validator() in-process; `json()` is an Echo. */
 function serve(router: Router) {
-  const checked = validator(router.app);
-  const { handler, logs } = harness(checked);
+  const served = validated(router.app);
   return {
-    checked,
-    logs,
-    async get(url: string, method = "GET") {
-      const response = await handler(
-        new Request(new URL(url, "http://localhost/"), { method }),
-      );
-      const text = await response.text();
-      await checked.allClosed();
-      checked.assertClosed();
-      return { response, text, json: () => JSON.parse(text) as Echo };
+    ...served,
+    get: async (url: string, method?: string) => {
+      const got = await served.get(url, method);
+      return { ...got, json: () => got.json<Echo>() };
     },
   };
 }
@@ -318,25 +317,12 @@ Deno.test("router: 1,000 routes all match their own paths", () => {
 });
 
 Deno.test("router: streams without buffering", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
-  const stream: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    return (async function* () {
-      yield b("first ");
-      await gate; // only the client reading "first" opens the gate
-      yield b("second");
-    })();
-  };
-  const checked = validator(new Router().get("/s", stream).app);
+  const { app, closes, expectStreamed } = gatedStream();
+  const checked = validator(new Router().get("/s", app).app);
   const { handler } = harness(checked);
-  const response = await handler("/s");
-  const reader = response.body!.getReader();
-  assert.equal(dec.decode((await reader.read()).value), "first ");
-  release();
-  assert.equal(dec.decode((await reader.read()).value), "second");
-  assert.equal((await reader.read()).done, true);
+  await expectStreamed(await handler("/s"));
   await checked.allClosed();
+  assert.equal(closes(), 1);
 });
 
 Deno.test("router: close() is honoured for routes, 404 and 405", async () => {

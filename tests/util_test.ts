@@ -9,13 +9,13 @@ import {
   requestUri,
   setupTestingDefaults,
   shiftPathInfo,
-  toFetchHandler,
   toNative,
   validator,
   wrapFile,
 } from "../mod.ts";
 import type { App, Environ, FileLike } from "../mod.ts";
 import { b, dec, harness } from "./_helpers.ts";
+import { readOneAndAbort, withServer } from "./_serve.ts";
 
 // Expected values produced by CPython 3.11 wsgiref.util on the same input.
 const SHIFTS: [string, string, string | null, string, string][] = [
@@ -536,24 +536,11 @@ Deno.test("file_wrapper: a client abort through Deno.serve closes a file-like so
       close: () => closed(),
     }, 1024);
   });
-  const controller = new AbortController();
-  const server = Deno.serve(
-    {
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-      onListen() {},
-    },
-    toFetchHandler(checked, { errors: () => {} }),
-  );
-  const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
-  const reader = response.body!.getReader();
-  await reader.read();
-  await reader.cancel();
-  await done;
-  await checked.allClosed();
-  controller.abort();
-  await server.finished;
+  await withServer(checked, async (base) => {
+    assert.match(await readOneAndAbort(`${base}/`), /^x+$/);
+    await done;
+    await checked.allClosed();
+  });
 });
 
 Deno.test("file_wrapper: the environ's wrapper is wrapFile", () => {

@@ -1,7 +1,7 @@
 // validator(): every rule has a test that breaks it, and well-behaved apps
 // pass through the real gateway unchanged.
 import assert from "node:assert/strict";
-import { BodyInput, LogStream, toFetchHandler, wrapFile } from "../mod.ts";
+import { BodyInput, LogStream, wrapFile } from "../mod.ts";
 import type {
   App,
   AppIterable,
@@ -12,6 +12,7 @@ import type {
 } from "../mod.ts";
 import { validator } from "../src/validator.ts";
 import { b, dec, harness } from "./_helpers.ts";
+import { endless, readOneAndAbort, withServer } from "./_serve.ts";
 
 /** assert.throws matcher: the message starts with the rule ID. */
 function rule(id: string, name = "Error"): { name: string; message: RegExp } {
@@ -926,37 +927,14 @@ Deno.test("validator: the gateway's environ passes the server-side checks", asyn
 });
 
 Deno.test("validator: a client abort through Deno.serve still closes the result", async () => {
-  let closed!: () => void;
-  const closedPromise = new Promise<void>((resolve) => closed = resolve);
-  const checked = validator((_e, sr) => {
-    sr("200 OK", [["Content-Type", "text/plain"]]);
-    let n = 0;
-    return {
-      *[Symbol.iterator]() {
-        for (;;) yield b(`chunk ${n++}\n`);
-      },
-      close: () => closed(),
-    };
+  const { app, closed } = endless();
+  const checked = validator(app);
+  await withServer(checked, async (base) => {
+    assert.match(await readOneAndAbort(`${base}/`), /^chunk 0/);
+    await closed;
+    await checked.allClosed();
   });
-  const controller = new AbortController();
-  const server = Deno.serve(
-    {
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-      onListen() {},
-    },
-    toFetchHandler(checked, { errors: () => {} }),
-  );
-  const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
-  const reader = response.body!.getReader();
-  await reader.read();
-  await reader.cancel();
-  await closedPromise;
-  await checked.allClosed();
   checked.assertClosed();
-  controller.abort();
-  await server.finished;
 });
 
 Deno.test("validator: refuses a non-function app", () => {
