@@ -763,7 +763,9 @@ function checkResult(
  * method (V10), a body produced for HEAD (E6, which the server drops).
  *
  * Array and `wsgi.file_wrapper` results keep their type, so the gateway
- * answers exactly as it would without the validator.
+ * answers exactly as it would without the validator. Checking every CGI
+ * variable reads all of the gateway's lazy environ keys on each request:
+ * a tool for development and tests, not for production traffic.
  *
  * @param app The application to check.
  * @returns The checked application, with {@linkcode ValidatedApp.assertClosed}.
