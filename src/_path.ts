@@ -14,8 +14,8 @@ export interface UrlParts {
 
 // Deno leaves raw non-ASCII in the query and dot segments in the path;
 // Bun and workerd do not. Both are rare, so one test finds either.
-const UNUSUAL = /[^\x00-\x7f]|\/(?:\.|%2e)/i;
-const NON_ASCII = /[^\x00-\x7f]+/g;
+const UNUSUAL = /[\u0080-\uffff]|\/(?:\.|%2e)/i;
+const NON_ASCII = /[\u0080-\uffff]+/g;
 
 function encodeNonAscii(text: string): string {
   return text.replace(NON_ASCII, (run) => {
