@@ -121,6 +121,33 @@ function headerNameOf(key: string): string | undefined {
     : name;
 }
 
+// Header name → environ key; header names repeat across requests.
+const httpKeys = new Map<string, string | null>();
+
+/** `x-foo` → `HTTP_X_FOO`; undefined for names the environ leaves out. */
+function httpKeyOf(name: string): string | undefined {
+  let key = httpKeys.get(name);
+  if (key === undefined) {
+    // Underscored names could impersonate dashed ones (X_Auth → X-Auth).
+    key = name.includes("_") || name === "content-type" ||
+        name === "content-length"
+      ? null
+      : "HTTP_" + name.toUpperCase().replaceAll("-", "_");
+    if (httpKeys.size < 1024) httpKeys.set(name, key);
+  }
+  return key ?? undefined;
+}
+
+// Shadows the traps once the environ is materialized (see #materialize).
+const TRANSPARENT = Object.freeze({
+  get: undefined,
+  set: undefined,
+  has: undefined,
+  deleteProperty: undefined,
+  ownKeys: undefined,
+  getOwnPropertyDescriptor: undefined,
+});
+
 /**
  * Per-request state: the Proxy handler that consults it, and the context
  * an Exchange runs in.
@@ -241,26 +268,28 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
     for (const key of LAZY_KEYS) {
       if (!Object.hasOwn(target, key)) this.#resolve(target, key);
     }
-    const seen = new Set<string>();
+    let cookie = false;
     for (const [name, value] of this.request.headers) {
-      // Underscored names could impersonate dashed ones (X_Auth → X-Auth).
-      if (
-        name.includes("_") || name === "content-type" ||
-        name === "content-length"
-      ) continue;
-      const key = "HTTP_" + name.toUpperCase().replaceAll("-", "_");
-      if (seen.has(key)) {
-        // Only Set-Cookie is iterated once per field; join as HTTP does.
-        if (target[key] !== undefined) target[key] += ", " + value;
-        continue;
+      const key = httpKeyOf(name);
+      if (key === undefined) continue;
+      // Headers iterate one entry per name, except Set-Cookie once per
+      // field: join those as HTTP does.
+      if (name === "set-cookie") {
+        if (cookie) {
+          if (target[key] !== undefined) target[key] += ", " + value;
+          continue;
+        }
+        cookie = true;
       }
-      seen.add(key);
       if (!Object.hasOwn(target, key) && !this.#deleted?.has(key)) {
         target[key] = value;
       }
     }
     this.#materialized = true;
     this.#deleted = undefined;
+    // Every key is now on the target, where the traps would only forward:
+    // without them, enumeration and lookups run at plain-object speed.
+    Object.assign(this, TRANSPARENT);
   }
 
   get(target: Target, key: string | symbol): unknown {
