@@ -25,3 +25,29 @@ export { toFetchHandler } from "./src/to_fetch_handler.ts";
 export { BodyInput } from "./src/input_stream.ts";
 export { LogStream } from "./src/error_stream.ts";
 export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";
+export {
+  accessLog,
+  type AccessLogEntry,
+  type AccessLogOptions,
+  combinedLogFormat,
+  commonLogFormat,
+} from "./src/access_log.ts";
+export { errorPages, type ErrorPagesOptions } from "./src/error_pages.ts";
+export {
+  compress,
+  type CompressOptions,
+  type Encoding,
+  negotiateEncoding,
+} from "./src/compress.ts";
+export { filter, type FilterOptions } from "./src/filter.ts";
+export { proxy, type ProxyOptions } from "./src/proxy.ts";
+export {
+  proxyFix,
+  type ProxyFixOptions,
+  type ProxyFixOriginal,
+} from "./src/proxy_fix.ts";
+export {
+  type AnyFetchHandler,
+  environUrl,
+  fromFetchHandler,
+} from "./src/from_fetch_handler.ts";
