@@ -131,10 +131,16 @@ function field(text: string | undefined): string {
  *
  * @example
  * ```ts
- * import { commonLogFormat } from "@tsgi/tsgi/access-log";
- * declare const entry: import("@tsgi/tsgi/access-log").AccessLogEntry;
- * // 127.0.0.1 - - [21/Nov/2026:22:09:47 +0000] "GET / HTTP/1.1" 200 13
+ * import { type AccessLogEntry, commonLogFormat } from "@tsgi/tsgi/access-log";
+ * import type { Environ } from "@tsgi/tsgi";
+ * const entry: AccessLogEntry = {
+ *   remoteAddr: "127.0.0.1", remoteUser: undefined, time: new Date(Date.UTC(2026, 10, 21, 22, 9, 47)),
+ *   method: "GET", uri: "/", protocol: "HTTP/1.1", status: 200, bytes: 13,
+ *   referer: undefined, userAgent: "curl/8.5.0", duration: 1.2, complete: true,
+ *   environ: {} as Environ,
+ * };
  * console.log(commonLogFormat(entry));
+ * // 127.0.0.1 - - [21/Nov/2026:22:09:47 +0000] "GET / HTTP/1.1" 200 13
  * ```
  */
 export function commonLogFormat(entry: AccessLogEntry): string {
@@ -154,10 +160,16 @@ export function commonLogFormat(entry: AccessLogEntry): string {
  *
  * @example
  * ```ts
- * import { combinedLogFormat } from "@tsgi/tsgi/access-log";
- * declare const entry: import("@tsgi/tsgi/access-log").AccessLogEntry;
- * // 127.0.0.1 - - [21/Nov/2026:22:09:47 +0000] "GET / HTTP/1.1" 200 13 "-" "curl/8.5.0"
+ * import { type AccessLogEntry, combinedLogFormat } from "@tsgi/tsgi/access-log";
+ * import type { Environ } from "@tsgi/tsgi";
+ * const entry: AccessLogEntry = {
+ *   remoteAddr: "127.0.0.1", remoteUser: undefined, time: new Date(Date.UTC(2026, 10, 21, 22, 9, 47)),
+ *   method: "GET", uri: "/", protocol: "HTTP/1.1", status: 200, bytes: 13,
+ *   referer: undefined, userAgent: "curl/8.5.0", duration: 1.2, complete: true,
+ *   environ: {} as Environ,
+ * };
  * console.log(combinedLogFormat(entry));
+ * // 127.0.0.1 - - [21/Nov/2026:22:09:47 +0000] "GET / HTTP/1.1" 200 13 "-" "curl/8.5.0"
  * ```
  */
 export function combinedLogFormat(entry: AccessLogEntry): string {
@@ -232,6 +244,16 @@ export function accessLog(app: App, options: AccessLogOptions = {}): App {
 
   return function logged(environ, startResponse) {
     const time = new Date();
+    // Read now: inner apps may change the environ, and some runtimes stop
+    // answering (Deno's remoteAddr) once the request is over.
+    const request = {
+      remoteAddr: environ.REMOTE_ADDR,
+      method: environ.REQUEST_METHOD,
+      uri: requestUri(environ),
+      protocol: environ.SERVER_PROTOCOL,
+      referer: environ.HTTP_REFERER as string | undefined,
+      userAgent: environ.HTTP_USER_AGENT as string | undefined,
+    };
     const start = performance.now();
     let status = 0;
     let declared = -1;
@@ -242,26 +264,22 @@ export function accessLog(app: App, options: AccessLogOptions = {}): App {
     const log = (complete: boolean) => {
       if (done) return;
       done = true;
-      const method = environ.REQUEST_METHOD;
-      const bodiless = method === "HEAD" || status === 204 || status === 304;
+      const bodiless = request.method === "HEAD" || status === 204 ||
+        status === 304;
       let sent = bodiless ? 0 : bytes;
       if (declared !== -1 && sent > declared) sent = declared;
-      const entry: AccessLogEntry = {
-        remoteAddr: environ.REMOTE_ADDR,
-        remoteUser: environ.REMOTE_USER as string | undefined,
-        time,
-        method,
-        uri: requestUri(environ),
-        protocol: environ.SERVER_PROTOCOL,
-        status: failed || status === 0 ? 500 : status,
-        bytes: failed ? 0 : sent,
-        referer: environ.HTTP_REFERER as string | undefined,
-        userAgent: environ.HTTP_USER_AGENT as string | undefined,
-        duration: performance.now() - start,
-        complete,
-        environ,
-      };
       try {
+        const entry: AccessLogEntry = {
+          ...request,
+          // An auth layer inside sets it while the app runs.
+          remoteUser: environ.REMOTE_USER as string | undefined,
+          time,
+          status: failed || status === 0 ? 500 : status,
+          bytes: failed ? 0 : sent,
+          duration: performance.now() - start,
+          complete,
+          environ,
+        };
         sink(render(entry), environ);
       } catch (error) {
         // A broken log must not break the response.

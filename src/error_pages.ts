@@ -20,7 +20,7 @@ import type {
  * @example Show stacks while developing
  * ```ts
  * import type { ErrorPagesOptions } from "@tsgi/tsgi/error-pages";
- * const options: ErrorPagesOptions = { debug: Deno.env.get("DEV") === "1" };
+ * const options: ErrorPagesOptions = { debug: true, format: "text" };
  * ```
  */
 export interface ErrorPagesOptions {

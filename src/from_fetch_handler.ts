@@ -31,7 +31,11 @@ export type AnyFetchHandler = (
  * @example
  * ```ts
  * import { environUrl } from "@tsgi/tsgi/from-fetch-handler";
- * declare const environ: import("@tsgi/tsgi").Environ;
+ * import type { Environ } from "@tsgi/tsgi";
+ * const environ = {
+ *   "wsgi.url_scheme": "http", HTTP_HOST: "localhost:8000",
+ *   SCRIPT_NAME: "/app", PATH_INFO: "/caf\xe9", QUERY_STRING: "x=1",
+ * } as unknown as Environ;
  * console.log(environUrl(environ)); // "http://localhost:8000/app/caf%E9?x=1"
  * ```
  */

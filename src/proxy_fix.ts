@@ -62,9 +62,10 @@ export interface ProxyFixOptions {
  * @example Read the proxy's own address
  * ```ts
  * import type { ProxyFixOriginal } from "@tsgi/tsgi/proxy-fix";
- * declare const environ: import("@tsgi/tsgi").Environ;
- * const orig = environ["tsgi.proxy_fix.orig"] as ProxyFixOriginal;
- * console.log(orig.REMOTE_ADDR); // the proxy, not the client
+ * import type { Environ } from "@tsgi/tsgi";
+ * function nearestProxy(environ: Environ): string | undefined {
+ *   return (environ["tsgi.proxy_fix.orig"] as ProxyFixOriginal).REMOTE_ADDR;
+ * }
  * ```
  */
 export interface ProxyFixOriginal {
