@@ -286,6 +286,7 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
   #feeding: Promise<void> | undefined;
   #pump: Promise<void> | undefined;
   #pumpStop = false;
+  #stopPump: (() => void) | undefined;
   #stopped = false;
   #complete = false;
   #closed = false;
@@ -314,6 +315,9 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
   }
 
   async #runPump(outer: Write): Promise<void> {
+    // Once the server iterates the result, it pulls only when our next()
+    // settles: waiting for its write() to drain then would never end.
+    const stopped = new Promise<void>((resolve) => (this.#stopPump = resolve));
     try {
       while (!this.#pumpStop) {
         const { done, value } = await this.#reader.read();
@@ -321,7 +325,7 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
           this.#complete = true;
           return;
         }
-        await outer(value);
+        await Promise.race([outer(value), stopped]);
       }
     } catch (error) {
       this.#writer.abort(error).catch(() => {});
@@ -359,6 +363,7 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
     this.#feeding ??= this.#feed();
     if (this.#pump !== undefined) {
       this.#pumpStop = true;
+      this.#stopPump?.();
       await this.#pump;
       this.#pump = undefined;
     }

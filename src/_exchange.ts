@@ -101,7 +101,7 @@ export class Exchange {
   #iteratorDone = false;
   #closed = false;
   #resolve: ((response: Response | Promise<Response>) => void) | undefined;
-  #wake: (() => void) | undefined;
+  #wake: ((pull?: boolean) => void) | undefined;
   #drain: (() => void)[] | undefined;
 
   constructor(ctx: ExchangeContext) {
@@ -271,7 +271,9 @@ export class Exchange {
     if (this.#committed) {
       // Headers went out with an earlier write(); the result continues it.
       if (this.#discard || this.#ended) this.#closeResult();
-      else this.#wake?.();
+      // The waiting pull must go on to the result: a pull that settles
+      // without enqueuing is not called again while a read waits.
+      else this.#wake?.(true);
       return undefined;
     }
     if (this.#written !== undefined) return this.#commit();
@@ -576,9 +578,9 @@ export class Exchange {
       if (this.#appDone) return this.#end();
       // An async app that committed by write() is still running.
       return new Promise<void>((resolve) => {
-        this.#wake = () => {
+        this.#wake = (pull) => {
           this.#wake = undefined;
-          resolve();
+          resolve(pull ? this.#pull() : undefined);
         };
       });
     }

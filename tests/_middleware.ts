@@ -32,16 +32,13 @@ export function endless(
   const closed = new Promise<void>((r) => (resolve = r));
   const app: App = (_environ, startResponse) => {
     startResponse("200 OK", headers);
-    let seed = 1;
     const body: AppIterable = {
       async *[Symbol.asyncIterator]() {
         for (;;) {
           const bytes = new Uint8Array(chunk);
           // Text the compressor cannot squeeze to nothing.
-          for (let i = 0; i < bytes.length; i++) {
-            seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-            bytes[i] = 97 + (seed >> 16) % 26;
-          }
+          crypto.getRandomValues(bytes);
+          for (let i = 0; i < bytes.length; i++) bytes[i] = 97 + bytes[i] % 26;
           made++;
           yield bytes;
           await Promise.resolve();

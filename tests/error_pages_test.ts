@@ -20,13 +20,20 @@ Deno.test("error pages: an error before the response becomes a 500 page without 
   const { handler, logs } = guarded(failing);
   const response = await handler("/x");
   assert.equal(response.status, 500);
-  assert.equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(
+    response.headers.get("content-type"),
+    "text/plain; charset=utf-8",
+  );
   const text = await response.text();
   assert.equal(text, "500 Internal Server Error\n");
   assert.equal(response.headers.get("content-length"), String(text.length));
   const log = logs.join("");
   assert.match(log, /error page for GET \/x: Error: database <down>\n\s+at /);
-  assert.doesNotMatch(log, /the application raised/, "the gateway saw no error");
+  assert.doesNotMatch(
+    log,
+    /the application raised/,
+    "the gateway saw no error",
+  );
 });
 
 Deno.test("error pages: debug shows the stack, HTML-escaped when the client wants HTML", async () => {
