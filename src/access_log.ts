@@ -19,7 +19,7 @@ import type {
  *
  * @example A custom format
  * ```ts
- * import type { AccessLogEntry } from "@tsgi/tsgi/access-log";
+ * import type { AccessLogEntry } from "@tsgi/tsgi";
  * const json = (entry: AccessLogEntry): string =>
  *   JSON.stringify({ status: entry.status, bytes: entry.bytes, ms: entry.duration });
  * ```
@@ -58,7 +58,7 @@ export interface AccessLogEntry {
  *
  * @example Combined format to the console
  * ```ts
- * import type { AccessLogOptions } from "@tsgi/tsgi/access-log";
+ * import type { AccessLogOptions } from "@tsgi/tsgi";
  * const options: AccessLogOptions = { format: "combined", sink: (line) => console.log(line) };
  * ```
  */
@@ -131,7 +131,7 @@ function field(text: string | undefined): string {
  *
  * @example
  * ```ts
- * import { type AccessLogEntry, commonLogFormat } from "@tsgi/tsgi/access-log";
+ * import { type AccessLogEntry, commonLogFormat } from "@tsgi/tsgi";
  * import type { Environ } from "@tsgi/tsgi";
  * const entry: AccessLogEntry = {
  *   remoteAddr: "127.0.0.1", remoteUser: undefined, time: new Date(Date.UTC(2026, 10, 21, 22, 9, 47)),
@@ -160,7 +160,7 @@ export function commonLogFormat(entry: AccessLogEntry): string {
  *
  * @example
  * ```ts
- * import { type AccessLogEntry, combinedLogFormat } from "@tsgi/tsgi/access-log";
+ * import { type AccessLogEntry, combinedLogFormat } from "@tsgi/tsgi";
  * import type { Environ } from "@tsgi/tsgi";
  * const entry: AccessLogEntry = {
  *   remoteAddr: "127.0.0.1", remoteUser: undefined, time: new Date(Date.UTC(2026, 10, 21, 22, 9, 47)),
@@ -207,7 +207,7 @@ function defaultSink(line: string, environ: Environ): void {
  *
  * @example Log to the console in Combined format
  * ```ts
- * import { accessLog } from "@tsgi/tsgi/access-log";
+ * import { accessLog } from "@tsgi/tsgi";
  * import { toFetchHandler, type App } from "@tsgi/tsgi";
  * const app: App = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);

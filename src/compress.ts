@@ -16,7 +16,7 @@ export type Encoding = "gzip" | "deflate";
  *
  * @example Only JSON, from 1 KiB, gzip only
  * ```ts
- * import type { CompressOptions } from "@tsgi/tsgi/compress";
+ * import type { CompressOptions } from "@tsgi/tsgi";
  * const options: CompressOptions = {
  *   types: ["application/json"],
  *   minSize: 1024,
@@ -85,7 +85,7 @@ function typeMatcher(types: (string | RegExp)[]): (type: string) => boolean {
  *
  * @example
  * ```ts
- * import { negotiateEncoding } from "@tsgi/tsgi/compress";
+ * import { negotiateEncoding } from "@tsgi/tsgi";
  * console.log(negotiateEncoding("gzip;q=0.5, deflate", ["gzip", "deflate"])); // "deflate"
  * console.log(negotiateEncoding("identity", ["gzip"])); // undefined
  * ```
@@ -157,7 +157,7 @@ function addVary(headers: Header[]): Header[] {
  *
  * @example Compress an app
  * ```ts
- * import { compress } from "@tsgi/tsgi/compress";
+ * import { compress } from "@tsgi/tsgi";
  * import { toFetchHandler, type App } from "@tsgi/tsgi";
  * const app: App = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);

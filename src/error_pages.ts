@@ -19,7 +19,7 @@ import type {
  *
  * @example Show stacks while developing
  * ```ts
- * import type { ErrorPagesOptions } from "@tsgi/tsgi/error-pages";
+ * import type { ErrorPagesOptions } from "@tsgi/tsgi";
  * const options: ErrorPagesOptions = { debug: true, format: "text" };
  * ```
  */
@@ -118,7 +118,7 @@ function log(environ: Environ, error: unknown): void {
  *
  * @example A failing app answered with a page
  * ```ts
- * import { errorPages } from "@tsgi/tsgi/error-pages";
+ * import { errorPages } from "@tsgi/tsgi";
  * import { toFetchHandler } from "@tsgi/tsgi";
  * const handler = toFetchHandler(errorPages(() => {
  *   throw new Error("database down");

@@ -12,7 +12,7 @@ import type { App, Environ, Header } from "./types.ts";
  *
  * @example Upper-case every text response
  * ```ts
- * import type { FilterOptions } from "@tsgi/tsgi/filter";
+ * import type { FilterOptions } from "@tsgi/tsgi";
  * const options: FilterOptions = {
  *   headers: (_status, headers) =>
  *     headers.some(([n, v]) => n.toLowerCase() === "content-type" && v.startsWith("text/"))
@@ -61,7 +61,7 @@ export interface FilterOptions {
  *
  * @example Replace a word in HTML pages
  * ```ts
- * import { filter } from "@tsgi/tsgi/filter";
+ * import { filter } from "@tsgi/tsgi";
  * import { toFetchHandler, type App } from "@tsgi/tsgi";
  * const app: App = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/html"], ["Content-Length", "13"]]);

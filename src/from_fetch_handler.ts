@@ -30,7 +30,7 @@ export type AnyFetchHandler = (
  *
  * @example
  * ```ts
- * import { environUrl } from "@tsgi/tsgi/from-fetch-handler";
+ * import { environUrl } from "@tsgi/tsgi";
  * import type { Environ } from "@tsgi/tsgi";
  * const environ = {
  *   "wsgi.url_scheme": "http", HTTP_HOST: "localhost:8000",
@@ -82,7 +82,7 @@ export function environUrl(environ: Environ): string {
  *
  * @example Serve a Fetch handler through tsgi middleware
  * ```ts
- * import { fromFetchHandler } from "@tsgi/tsgi/from-fetch-handler";
+ * import { fromFetchHandler } from "@tsgi/tsgi";
  * import { toFetchHandler } from "@tsgi/tsgi";
  * const app = fromFetchHandler((request) =>
  *   new Response(`you asked for ${new URL(request.url).pathname}`)

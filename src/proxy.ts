@@ -20,7 +20,7 @@ import type { App, AppIterable, Environ, StartResponse } from "./types.ts";
  *
  * @example A 5-second timeout
  * ```ts
- * import type { ProxyOptions } from "@tsgi/tsgi/proxy";
+ * import type { ProxyOptions } from "@tsgi/tsgi";
  * const options: ProxyOptions = { timeout: 5000 };
  * ```
  */
@@ -131,7 +131,7 @@ function checkUpstream(url: string): URL {
  *
  * @example Balance over two backends under /api
  * ```ts ignore
- * import { proxy } from "@tsgi/tsgi/proxy";
+ * import { proxy } from "@tsgi/tsgi";
  * import { toFetchHandler } from "@tsgi/tsgi";
  * const api = proxy(["http://127.0.0.1:9001", "http://127.0.0.1:9002"], { timeout: 10_000 });
  * Deno.serve(toFetchHandler(api, { scriptName: "/api" }));

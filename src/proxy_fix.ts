@@ -16,7 +16,7 @@ import type { App, Environ } from "./types.ts";
  *
  * @example One proxy that sets all headers
  * ```ts
- * import type { ProxyFixOptions } from "@tsgi/tsgi/proxy-fix";
+ * import type { ProxyFixOptions } from "@tsgi/tsgi";
  * const options: ProxyFixOptions = { x_for: 1, x_proto: 1, x_host: 1, x_port: 1, x_prefix: 1 };
  * ```
  */
@@ -61,7 +61,7 @@ export interface ProxyFixOptions {
  *
  * @example Read the proxy's own address
  * ```ts
- * import type { ProxyFixOriginal } from "@tsgi/tsgi/proxy-fix";
+ * import type { ProxyFixOriginal } from "@tsgi/tsgi";
  * import type { Environ } from "@tsgi/tsgi";
  * function nearestProxy(environ: Environ): string | undefined {
  *   return (environ["tsgi.proxy_fix.orig"] as ProxyFixOriginal).REMOTE_ADDR;
@@ -123,7 +123,7 @@ function splitHostPort(host: string): [name: string, port: string | undefined] {
  *
  * @example Behind one nginx that sets X-Forwarded-For and -Proto
  * ```ts
- * import { proxyFix } from "@tsgi/tsgi/proxy-fix";
+ * import { proxyFix } from "@tsgi/tsgi";
  * import { toFetchHandler, type App } from "@tsgi/tsgi";
  * const app: App = (environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
