@@ -287,6 +287,7 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
   #pump: Promise<void> | undefined;
   #pumpStop = false;
   #stopPump: (() => void) | undefined;
+  #carry: ReadableStreamReadResult<Uint8Array> | undefined;
   #stopped = false;
   #complete = false;
   #closed = false;
@@ -302,9 +303,14 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
     this.#writer.closed.catch(() => {});
   }
 
-  /** The app's result, once it returns it. */
+  /**
+   * The app's result, once it returns it. From then on nothing goes
+   * through the server's write() (PEP 3333: not after the app returned).
+   */
   attach(source: Source): void {
     this.#source = source;
+    this.#pumpStop = true;
+    this.#stopPump?.();
   }
 
   /** The write() an app calls before returning its result. */
@@ -320,12 +326,17 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
     const stopped = new Promise<void>((resolve) => (this.#stopPump = resolve));
     try {
       while (!this.#pumpStop) {
-        const { done, value } = await this.#reader.read();
-        if (done) {
+        const step = await this.#reader.read();
+        if (this.#pumpStop) {
+          // Read after the app returned: the result's first step instead.
+          this.#carry = step;
+          return;
+        }
+        if (step.done) {
           this.#complete = true;
           return;
         }
-        await Promise.race([outer(value), stopped]);
+        await Promise.race([outer(step.value), stopped]);
       }
     } catch (error) {
       this.#writer.abort(error).catch(() => {});
@@ -367,7 +378,9 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
       await this.#pump;
       this.#pump = undefined;
     }
-    const { done, value } = await this.#reader.read();
+    const carried = this.#carry;
+    this.#carry = undefined;
+    const { done, value } = carried ?? await this.#reader.read();
     if (done) {
       this.#complete = true;
       return DONE;

@@ -1,13 +1,25 @@
 // Shared by the middleware tests: the validator wrap, a real server on
 // loopback, and an endless body whose close() is observable.
-import type { App, AppIterable } from "../mod.ts";
+import { type App, type AppIterable, validator } from "../mod.ts";
+import type { ValidatedApp } from "../mod.ts";
+
+const validated: ValidatedApp[] = [];
 
 /**
  * Wraps an app in the validator. Every middleware test builds its apps
- * through this, on both sides of the middleware.
+ * through this, on both sides of the middleware: outside, it checks the
+ * middleware as an app; inside, it checks it as a server (environ,
+ * start_response, close()).
  */
 export function checked(app: App): App {
-  return app;
+  const wrapped = validator(app);
+  validated.push(wrapped);
+  return wrapped;
+}
+
+/** Settles once every result a checked app returned has been closed. */
+export async function allClosed(): Promise<void> {
+  await Promise.all(validated.splice(0).map((app) => app.allClosed()));
 }
 
 /** Resolves when `close()` of the endless body has been called; counts calls. */
