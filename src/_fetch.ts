@@ -135,7 +135,10 @@ export function hasBody(environ: Environ): boolean {
   if (method === "GET" || method === "HEAD") return false;
   const length = environ.CONTENT_LENGTH;
   if (length !== undefined && length !== "") return Number(length) > 0;
-  return environ.HTTP_TRANSFER_ENCODING !== undefined;
+  if (environ.HTTP_TRANSFER_ENCODING !== undefined) return true;
+  // A Fetch request (in-process, HTTP/2) can stream a body with neither.
+  const request = environ["tsgi.request"];
+  return request instanceof Request && request.body !== null;
 }
 
 /**
