@@ -157,10 +157,18 @@ export class InputBody {
   }
 
   stream(): ReadableStream<Uint8Array> {
+    const input = this.#input as InputStream & {
+      read1?(size: number): Promise<Uint8Array>;
+    };
+    // read1 (tsgi's BodyInput) relays bytes as they come; plain PEP 3333
+    // read(n) waits for n of them, so a trickling body moves in n-byte steps.
+    const read = typeof input.read1 === "function"
+      ? (n: number) => input.read1!(n)
+      : (n: number) => input.read(n);
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         this.pulled = true;
-        const chunk = await this.#input.read(this.#chunkSize);
+        const chunk = await read(this.#chunkSize);
         if (chunk.length === 0) controller.close();
         else controller.enqueue(chunk);
       },
@@ -178,12 +186,16 @@ export class ResponseBody implements AsyncIterableIterator<Uint8Array> {
   #done = false;
   #closed = false;
 
+  #first: Uint8Array | undefined;
+
   constructor(
-    body: ReadableStream<Uint8Array>,
+    body: ReadableStream<Uint8Array> | ReadableStreamDefaultReader<Uint8Array>,
     onClose?: (complete: boolean) => void,
+    first?: Uint8Array,
   ) {
-    this.#reader = body.getReader();
+    this.#reader = body instanceof ReadableStream ? body.getReader() : body;
     this.#onClose = onClose;
+    this.#first = first;
   }
 
   [Symbol.asyncIterator](): this {
@@ -192,6 +204,11 @@ export class ResponseBody implements AsyncIterableIterator<Uint8Array> {
 
   async next(): Promise<IteratorResult<Uint8Array, undefined>> {
     if (this.#closed) return { done: true, value: undefined };
+    const first = this.#first;
+    if (first !== undefined) {
+      this.#first = undefined;
+      return { done: false, value: first };
+    }
     const step = await this.#reader.read();
     if (step.done) {
       this.#done = true;

@@ -156,6 +156,19 @@ export class BodyInput implements InputStream {
     return total === 0 ? EMPTY : concat(parts, total);
   }
 
+  /**
+   * Reads at most `size` bytes, waiting for no more than one chunk of the
+   * source: what is held, else the next chunk to arrive (Python's `read1`).
+   * An empty array means the body has ended. For relaying a body as it
+   * arrives (a proxy), where `read(size)` would wait for all `size` bytes.
+   */
+  async read1(size?: number | null): Promise<Uint8Array> {
+    const want = toSize(size);
+    if (want === 0) return EMPTY;
+    if (this.#available === 0 && !await this.#fill()) return EMPTY;
+    return this.#take(Math.min(this.#available, want));
+  }
+
   /** Reads through the next `\n` (kept), or at most `size` bytes. */
   async readline(size?: number | null): Promise<Uint8Array> {
     const want = toSize(size);

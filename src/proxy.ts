@@ -11,7 +11,9 @@ import {
   InputBody,
   requestHeaders,
   respond,
+  ResponseBody,
   responseHeaders,
+  statusLine,
 } from "./_fetch.ts";
 import type { App, AppIterable, Environ, StartResponse } from "./types.ts";
 
@@ -42,9 +44,20 @@ export interface ProxyOptions {
 
 const encoder = new TextEncoder();
 
-// Codings a Fetch implementation decodes by itself (the Fetch standard's
-// "content codings"): their bodies arrive decoded, so the header must go.
-const DECODED = new Set(["gzip", "x-gzip", "deflate", "br"]);
+/**
+ * Whether a body labelled gzip or deflate arrived still encoded. The Fetch
+ * standard has the client decode them whatever it asked for (undici, Bun);
+ * Deno decodes only codings it advertised. Upstreams are asked for
+ * identity, so this matters only for one that ignores that; the first
+ * bytes tell: a gzip member starts 1f 8b, a zlib stream 78 xx.
+ */
+function stillEncoded(coding: string, first: Uint8Array | undefined): boolean {
+  if (first === undefined || first.length < 2) return true;
+  if (coding === "gzip" || coding === "x-gzip") {
+    return first[0] === 0x1f && first[1] === 0x8b;
+  }
+  return first[0] === 0x78 && ((first[0] << 8) | first[1]) % 31 === 0;
+}
 
 function isConnectError(error: unknown): boolean {
   const cause = (error as { cause?: unknown })?.cause;
@@ -52,6 +65,17 @@ function isConnectError(error: unknown): boolean {
     (cause as { code?: string })?.code ?? ""
   }`;
   return /connect|refused|ECONNREFUSED|ECONNRESET before/i.test(text);
+}
+
+/** An error and its causes on one line: fetch hides the reason in `cause`. */
+function describe(error: unknown): string {
+  let text = String(error);
+  let cause = (error as { cause?: unknown })?.cause;
+  for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+    text += `: ${cause instanceof Error ? cause.message : String(cause)}`;
+    cause = (cause as { cause?: unknown })?.cause;
+  }
+  return text;
 }
 
 function gatewayError(
@@ -66,7 +90,7 @@ function gatewayError(
     errors?.write(
       `tsgi: proxy: ${why} (${environ.REQUEST_METHOD} ${
         environ.REQUEST_URI ?? environ.PATH_INFO
-      })${error === undefined ? "" : `: ${String(error)}`}\n`,
+      })${error === undefined ? "" : `: ${describe(error)}`}\n`,
     );
     errors?.flush();
   } catch {
@@ -220,17 +244,43 @@ export function proxy(
         if (isConnectError(error) && !body?.pulled) continue;
         break;
       }
-      clearTimeout(timer);
-      let sent = responseHeaders(response.headers);
-      const coding = response.headers.get("content-encoding")?.toLowerCase();
-      if (coding !== undefined && DECODED.has(coding.trim())) {
-        sent = sent.filter(([name]) =>
-          name !== "content-encoding" && name !== "content-length"
-        );
-      }
-      return respond(response, startResponse, (complete) => {
+      const onClose = (complete: boolean) => {
         if (!complete) abort.abort();
-      }, sent);
+      };
+      let sent = responseHeaders(response.headers);
+      const coding = response.headers.get("content-encoding")?.trim()
+        .toLowerCase();
+      if (
+        response.body !== null &&
+        (coding === "gzip" || coding === "x-gzip" || coding === "deflate")
+      ) {
+        // Peek (still within the timeout) to learn whether fetch decoded it.
+        const reader = response.body.getReader();
+        let first: Uint8Array | undefined;
+        try {
+          const step = await reader.read();
+          first = step.done ? undefined : step.value;
+        } catch (error) {
+          clearTimeout(timer);
+          return gatewayError(
+            environ,
+            startResponse,
+            timedOut ? "504 Gateway Timeout" : "502 Bad Gateway",
+            "the upstream body failed at once",
+            error,
+          );
+        }
+        clearTimeout(timer);
+        if (!stillEncoded(coding, first)) {
+          sent = sent.filter(([name]) =>
+            name !== "content-encoding" && name !== "content-length"
+          );
+        }
+        startResponse(statusLine(response), sent);
+        return new ResponseBody(reader, onClose, first);
+      }
+      clearTimeout(timer);
+      return respond(response, startResponse, onClose, sent);
     }
     return gatewayError(
       environ,
