@@ -363,7 +363,7 @@ export class Exchange {
     this.#committed = true;
     this.#ended = true;
     const code = this.#status!.code;
-    let cl = this.#contentLength;
+    const cl = this.#contentLength;
     if (this.#head || isBodiless(code)) {
       this.#discard = true;
       this.#closeResult();
@@ -409,14 +409,24 @@ export class Exchange {
       parts = kept;
       total = cl;
     }
-    cl = total;
     const body = parts.length === 0
       ? null
       : parts.length === 1
       ? parts[0]
       : concatChunks(parts, total);
     this.#closeResult();
-    return this.#respond(body);
+    return this.#respond(body, this.#withLength(total));
+  }
+
+  /**
+   * The headers with the known body length added when the app gave none:
+   * a server that sees only the Response (node:http, an access log) would
+   * otherwise send it chunked, or have to read it to count it.
+   */
+  #withLength(length: number): Header[] | undefined {
+    return this.#contentLength === -1
+      ? [...this.#headers!, ["content-length", String(length)]]
+      : undefined;
   }
 
   /** file_wrapper's fast path: the Blob or stream becomes the body as it is. */
@@ -440,12 +450,8 @@ export class Exchange {
         );
       }
       this.#closeResult();
-      // Runtimes stream a Blob body chunked; its size is known, so say it.
       return cl === -1
-        ? this.#respond(source, [
-          ...this.#headers!,
-          ["content-length", String(source.size)],
-        ])
+        ? this.#respond(source, this.#withLength(source.size))
         : this.#respond(source.slice(0, cl));
     }
     if (source instanceof ReadableStream && cl === -1) {
