@@ -270,6 +270,36 @@ export function mapBody(source: Source, hooks: BodyHooks): AppIterable {
   return source.async ? new AsyncBody(m) : new SyncBody(m);
 }
 
+const GATHER = 64 * 1024;
+
+/**
+ * Joins the chunks a sync source has at hand, up to 64 KiB: some
+ * compressors (Deno's CompressionStream) flush after every write, so many
+ * tiny writes compress badly. An async source's chunks are never waited for.
+ */
+function gather(source: Source, first: Uint8Array): Uint8Array {
+  if (first.length >= GATHER) return first;
+  const parts = [first];
+  let size = first.length;
+  while (size < GATHER) {
+    const step = source.next() as Step;
+    if (step.done) {
+      source.unshift(step);
+      break;
+    }
+    parts.push(step.value);
+    size += step.value.length;
+  }
+  if (parts.length === 1) return first;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
 /**
  * The app's body through a TransformStream (a CompressionStream, a user's
  * filter): chunks are written in as the server pulls output, so at most a
@@ -353,10 +383,11 @@ export class StreamedBody implements AsyncIterableIterator<Uint8Array> {
           const step = await source.next();
           if (this.#stopped) return;
           if (step.done) break;
+          const chunk = source.async ? step.value : gather(source, step.value);
           // Backpressure: wait until the transform has taken the last one.
           await writer.ready;
           if (this.#stopped) return;
-          writer.write(step.value).catch(() => {});
+          writer.write(chunk).catch(() => {});
         }
       }
       if (!this.#stopped) await writer.close();

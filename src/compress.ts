@@ -145,11 +145,13 @@ function addVary(headers: Header[]): Header[] {
  * ETag becomes weak. Every compressible response, compressed or not, gets
  * `Vary: Accept-Encoding` so caches keep the variants apart.
  *
- * The body streams through a CompressionStream chunk by chunk: nothing is
- * gathered, and the app's `close()` runs once however the request ends.
- * The compressor holds small chunks back until it has enough to emit, so a
- * body that trickles a few bytes at a time (server-sent events) should not
- * be compressed; leave its type off the allowlist.
+ * The body streams through a CompressionStream chunk by chunk as the
+ * server pulls: a streamed body is never gathered, and the app's `close()`
+ * runs once however the request ends. Deno's CompressionStream flushes
+ * after every chunk, so each chunk reaches the client at once (server-sent
+ * events stay live) but many tiny chunks compress poorly: an async body
+ * should yield chunks of a few KiB. Chunks a sync iterable or an array
+ * already holds are joined (up to 64 KiB) before they go in.
  *
  * @param app The application.
  * @param options Codings, types and the size threshold.

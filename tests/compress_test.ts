@@ -254,3 +254,22 @@ Deno.test("compress: an endless body streams compressed and a client abort close
   assert.equal(body.closeCalls(), 1);
   assert.ok(body.chunksMade() < 1000, `made ${body.chunksMade()} chunks`);
 });
+
+Deno.test("compress: tiny chunks a sync iterable holds are joined before compressing", async () => {
+  const rows = Array.from({ length: 3000 }, (_, i) => `${i},${i % 7}\n`);
+  const { handler } = compressed((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/csv"]]);
+    return (function* () {
+      for (const row of rows) yield b(row);
+    })();
+  });
+  const response = await get(handler, "gzip");
+  const packed = await response.bytes();
+  const plain = rows.join("");
+  // One write per row would cost more than the rows themselves.
+  assert.ok(packed.length * 3 < plain.length, `${packed.length} bytes`);
+  const unpacked = new Response(
+    new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip")),
+  );
+  assert.equal(await unpacked.text(), plain);
+});

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-// Hono is a dev dependency (tools/); its .d.ts files import ".js" paths
-// Deno cannot map, so the little used here is typed by hand.
-import { Hono as HonoJs } from "../tools/node_modules/hono/dist/index.js";
+import { Hono } from "../examples/_hono.ts";
 import {
   type App,
   type Environ,
@@ -12,30 +10,6 @@ import {
 } from "../mod.ts";
 import { b } from "./_helpers.ts";
 import { allClosed, checked, serving } from "./_middleware.ts";
-
-interface HonoContext {
-  text(text: string): Response;
-  json(value: unknown, status?: number): Response;
-  header(name: string, value: string, options?: { append?: boolean }): void;
-  req: {
-    param(name: string): string;
-    query(name: string): string | undefined;
-    json(): Promise<unknown>;
-  };
-}
-type HonoHandler = (c: HonoContext) => Response | Promise<Response>;
-interface HonoApp {
-  fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
-  get(path: string, handler: HonoHandler): HonoApp;
-  post(path: string, handler: HonoHandler): HonoApp;
-  basePath(path: string): HonoApp;
-  mount(
-    path: string,
-    handler: (request: Request) => Response | Promise<Response>,
-    options?: { replaceRequest?: false },
-  ): HonoApp;
-}
-const Hono = HonoJs as unknown as new () => HonoApp;
 
 /** A Fetch handler that exercises what a round trip could lose. */
 async function reference(request: Request): Promise<Response> {
