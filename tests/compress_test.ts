@@ -256,7 +256,7 @@ Deno.test("compress: an endless body streams compressed and a client abort close
 });
 
 Deno.test("compress: tiny chunks a sync iterable holds are joined before compressing", async () => {
-  const rows = Array.from({ length: 3000 }, (_, i) => `${i},${i % 7}\n`);
+  const rows = Array.from({ length: 3000 }, (_, i) => `row ${i % 10}: same text\n`);
   const { handler } = compressed((_environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/csv"]]);
     return (function* () {
@@ -267,7 +267,7 @@ Deno.test("compress: tiny chunks a sync iterable holds are joined before compres
   const packed = await response.bytes();
   const plain = rows.join("");
   // One write per row would cost more than the rows themselves.
-  assert.ok(packed.length * 3 < plain.length, `${packed.length} bytes`);
+  assert.ok(packed.length * 10 < plain.length, `${packed.length} bytes`);
   const unpacked = new Response(
     new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip")),
   );
