@@ -6,6 +6,7 @@
  */
 
 import { isThenable, mapBody, Source } from "./_body.ts";
+import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
   AppIterable,
@@ -164,7 +165,9 @@ export function errorPages(app: App, options: ErrorPagesOptions = {}): App {
       } catch (error) {
         return recover(error);
       }
-      if (Array.isArray(result)) return result;
+      // Nothing left to fail before it is sent, or (a file) the server's
+      // zero-copy path is worth more than a page for a read error.
+      if (Array.isArray(result) || result instanceof FileWrapper) return result;
       return mapBody(source, {
         error(error, sent) {
           if (sent) throw error;
