@@ -127,6 +127,7 @@ Deno.test("access log: an app that raises is logged as 500 and the error goes on
   const late = logged((_environ, startResponse) => {
     startResponse("200 OK", []);
     return (function* () {
+      yield* [];
       throw new Error("late");
     })();
   });

@@ -256,7 +256,10 @@ Deno.test("compress: an endless body streams compressed and a client abort close
 });
 
 Deno.test("compress: tiny chunks a sync iterable holds are joined before compressing", async () => {
-  const rows = Array.from({ length: 3000 }, (_, i) => `row ${i % 10}: same text\n`);
+  const rows = Array.from(
+    { length: 3000 },
+    (_, i) => `row ${i % 10}: same text\n`,
+  );
   const { handler } = compressed((_environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/csv"]]);
     return (function* () {
