@@ -4,7 +4,13 @@
 // close() exactly once, however the request ends.
 
 import { show } from "./_check.ts";
-import type { AppIterable, Write } from "./types.ts";
+import type {
+  App,
+  AppIterable,
+  Environ,
+  StartResponse,
+  Write,
+} from "./types.ts";
 
 type Step = IteratorResult<Uint8Array, undefined>;
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
@@ -14,6 +20,29 @@ const DONE: Step = Object.freeze({ done: true, value: undefined });
 /** Whether a value has a `then` method. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown>)?.then === "function";
+}
+
+/**
+ * Calls an app and hands its result (sync or awaited) to `wrap`; an error
+ * it raises, synchronously or by rejecting, goes to `fail`.
+ */
+export function callApp(
+  app: App,
+  environ: Environ,
+  startResponse: StartResponse,
+  wrap: (result: AppIterable) => AppIterable,
+  fail: (error: unknown) => AppIterable,
+): AppIterable | Promise<AppIterable> {
+  let result: AppIterable | Promise<AppIterable>;
+  try {
+    result = app(environ, startResponse);
+  } catch (error) {
+    return fail(error);
+  }
+  if (isThenable(result)) {
+    return (result as Promise<AppIterable>).then(wrap, fail);
+  }
+  return wrap(result);
 }
 
 function checkChunk(chunk: unknown): Uint8Array {

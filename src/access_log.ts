@@ -4,7 +4,7 @@
  * @module
  */
 
-import { isThenable, mapBody, Source } from "./_body.ts";
+import { callApp, mapBody, Source } from "./_body.ts";
 import { headerValue } from "./_transform.ts";
 import type {
   App,
@@ -77,32 +77,11 @@ export interface AccessLogOptions {
   sink?: (line: string, environ: Environ) => void;
 }
 
-const MONTHS = [
-  "Jan",
-  "Feb",
-  "Mar",
-  "Apr",
-  "May",
-  "Jun",
-  "Jul",
-  "Aug",
-  "Sep",
-  "Oct",
-  "Nov",
-  "Dec",
-];
-
-function pad(n: number): string {
-  return n < 10 ? "0" + n : String(n);
-}
-
 /** `[10/Oct/2000:13:55:36 +0000]`, in UTC. */
 function clf(time: Date): string {
-  return `[${pad(time.getUTCDate())}/${
-    MONTHS[time.getUTCMonth()]
-  }/${time.getUTCFullYear()}:${pad(time.getUTCHours())}:${
-    pad(time.getUTCMinutes())
-  }:${pad(time.getUTCSeconds())} +0000]`;
+  // "Tue, 10 Oct 2000 13:55:36 GMT": the day is always two digits.
+  const [, day, month, year, clock] = time.toUTCString().split(" ");
+  return `[${day}/${month}/${year}:${clock} +0000]`;
 }
 
 // As Apache's mod_log_config escapes: quotes, backslashes and anything not
@@ -341,15 +320,6 @@ export function accessLog(app: App, options: AccessLogOptions = {}): App {
       });
     };
 
-    let result: AppIterable | Promise<AppIterable>;
-    try {
-      result = app(environ, counting);
-    } catch (error) {
-      return fail(error);
-    }
-    if (isThenable(result)) {
-      return (result as Promise<AppIterable>).then(wrap, fail);
-    }
-    return wrap(result);
+    return callApp(app, environ, counting, wrap, fail);
   };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isThenable, mapBody, Source } from "./_body.ts";
+import { callApp, mapBody, Source } from "./_body.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
@@ -176,15 +176,6 @@ export function errorPages(app: App, options: ErrorPagesOptions = {}): App {
       });
     };
 
-    let result: AppIterable | Promise<AppIterable>;
-    try {
-      result = app(environ, tracking);
-    } catch (error) {
-      return recover(error);
-    }
-    if (isThenable(result)) {
-      return (result as Promise<AppIterable>).then(wrap, recover);
-    }
-    return wrap(result);
+    return callApp(app, environ, tracking, wrap, recover);
   };
 }
