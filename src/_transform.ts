@@ -25,6 +25,11 @@ export interface Plan {
   tail?: () => Uint8Array | undefined;
   /** The body goes through this stream instead (then `map` is unused). */
   stream?: TransformStream<Uint8Array, Uint8Array>;
+  /**
+   * The headers for a later start_response (with exc_info) while the body
+   * still goes through this plan's transform; the app's when absent.
+   */
+  restate?: (status: string, headers: Header[]) => Header[];
 }
 
 /**
@@ -94,11 +99,13 @@ class Exchange {
     this.#status = status;
     this.#headers = headers;
     if (this.#started) {
-      // The outer server decides: it rethrows once anything was sent.
-      const plan = this.#planner(this.#environ, status, headers, -1);
+      // The outer server decides: it rethrows once anything was sent. The
+      // body already goes through this response's transform, so the new
+      // headers must describe that same transform.
+      const restate = this.#plan?.restate;
       this.#outerWrite = this.#outer(
-        plan?.status ?? status,
-        plan?.headers ?? headers,
+        status,
+        restate === undefined ? headers : restate(status, headers),
         excInfo,
       );
     }

@@ -133,6 +133,19 @@ function addVary(headers: Header[]): Header[] {
   return out;
 }
 
+/** The headers of a response sent with `coding`. */
+function encoded(headers: Header[], coding: Encoding): Header[] {
+  const out = withoutLength(headers).filter(([name]) =>
+    name.toLowerCase() !== "content-encoding"
+  ).map(([name, value]): Header =>
+    name.toLowerCase() === "etag" && value.startsWith('"')
+      ? [name, "W/" + value]
+      : [name, value]
+  );
+  out.push(["Content-Encoding", coding]);
+  return out;
+}
+
 /**
  * Wraps an app so that its compressible responses are sent gzip- or
  * deflate-encoded when the client accepts it.
@@ -228,18 +241,13 @@ export function compress(app: App, options: CompressOptions = {}): App {
         offered,
       );
     if (coding === undefined) return { headers: varied };
-    const out = withoutLength(varied).map(([name, value]): Header =>
-      name.toLowerCase() === "etag" && value.startsWith('"')
-        ? [name, "W/" + value]
-        : [name, value]
-    );
-    out.push(["Content-Encoding", coding]);
     return {
-      headers: out,
+      headers: encoded(varied, coding),
       stream: new CompressionStream(coding) as unknown as TransformStream<
         Uint8Array,
         Uint8Array
       >,
+      restate: (_status, later) => encoded(addVary(later), coding),
     };
   });
 }

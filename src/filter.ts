@@ -89,11 +89,17 @@ export function filter(app: App, options: FilterOptions): App {
       if (changed === null) return undefined;
       sent = changed;
     }
-    if (!changesBody) return { headers: sent };
+    const restate = (later: string, laterHeaders: Header[]) => {
+      const changed = rewrite?.(later, laterHeaders.slice(), environ) ??
+        laterHeaders;
+      return changesBody ? withoutLength(changed) : changed;
+    };
+    if (!changesBody) return { headers: sent, restate };
     return {
       headers: withoutLength(sent),
       map: transform,
       stream: stream?.(),
+      restate,
     };
   });
 }

@@ -276,3 +276,26 @@ Deno.test("compress: tiny chunks a sync iterable holds are joined before compres
   );
   assert.equal(await unpacked.text(), plain);
 });
+
+Deno.test("compress: an app that replaces its response by exc_info keeps a consistent encoding", async () => {
+  const { handler } = compressed((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return (function* () {
+      try {
+        throw new Error("render failed");
+      } catch (error) {
+        // Not a compressible type, but the body already goes through gzip.
+        startResponse("500 Internal Server Error", [
+          ["Content-Type", "application/octet-stream"],
+          ["Content-Length", "5"],
+        ], error);
+        yield b("oops!");
+      }
+    })();
+  });
+  const response = await get(handler, "gzip");
+  assert.equal(response.status, 500);
+  assert.equal(response.headers.get("content-encoding"), "gzip");
+  assert.equal(response.headers.get("content-length"), null);
+  assert.equal(await inflate(response, "gzip"), "oops!");
+});

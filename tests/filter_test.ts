@@ -190,3 +190,32 @@ Deno.test("filter: an endless body streams through and a client abort closes it 
     await allClosed();
   }
 });
+
+Deno.test("filter: a response replaced by exc_info is filtered the same way", async () => {
+  const { handler } = harness(
+    checked(filter(
+      checked((_environ, startResponse) => {
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        return (function* () {
+          try {
+            throw new Error("render failed");
+          } catch (error) {
+            startResponse("503 Service Unavailable", [
+              ["Content-Type", "text/plain"],
+              ["Content-Length", "5"],
+            ], error);
+            yield b("later");
+          }
+        })();
+      }),
+      {
+        headers: (_status, headers) => [...headers, ["X-Filtered", "1"]],
+        transform: (chunk) => b(new TextDecoder().decode(chunk) + "!"),
+      },
+    )),
+  );
+  const response = await handler("/");
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("x-filtered"), "1");
+  assert.equal(await response.text(), "later!");
+});
