@@ -3,7 +3,7 @@
 // output), runs every case against each, prints a case × runtime table and
 // exits non-zero on any failure.
 //
-//   deno run -A tests/conformance/run.ts [--only=deno,bun] [--case=TEXT]
+//   deno run -A tests/conformance/run.ts [--only=deno,bun] [--case=TEXT] [--npm=DIR]
 //
 // Needs deno, bun, node and esbuild on PATH (`. scripts/tools.sh`).
 
@@ -59,17 +59,9 @@ async function sh(cmd: string[], cwd = root): Promise<void> {
 const esbuild = (args: string[]) =>
   sh(["esbuild", ...args, "--log-level=warning"]);
 
-/** The npm build's entry module, from its package.json exports map. */
-async function npmEntry(): Promise<string | undefined> {
-  const manifest = `${root}npm/package.json`;
-  if (!(await exists(manifest))) return undefined;
-  const pkg = JSON.parse(await Deno.readTextFile(manifest));
-  const dot = pkg.exports?.["."] ?? pkg.module ?? pkg.main;
-  const entry = typeof dot === "string"
-    ? dot
-    : dot?.import?.default ?? dot?.import ?? dot?.default;
-  return typeof entry === "string" ? `${root}npm/${entry}` : undefined;
-}
+/** The npm build to serve Node from: `--npm=DIR`, else the repository's npm/. */
+const npmDir = (Deno.args.find((a) => a.startsWith("--npm="))?.slice(6) ??
+  `${root}npm`).replace(/\/?$/, "/");
 
 const runtimes: Runtime[] = [
   {
@@ -109,8 +101,7 @@ const runtimes: Runtime[] = [
     id: "node",
     label: "Node: serve(app) from the npm build (npm/)",
     async prepare() {
-      const entry = await npmEntry();
-      if (entry === undefined) {
+      if (!(await exists(`${npmDir}package.json`))) {
         if (!(await exists(`${root}scripts/build_npm.ts`))) {
           return "pending: no npm build yet (scripts/build_npm.ts has not landed)";
         }
@@ -129,7 +120,7 @@ const runtimes: Runtime[] = [
     command: () => [
       "node",
       `${here}servers/node.mjs`,
-      `${root}npm/`,
+      npmDir,
       `${tmp}fixture.mjs`,
     ],
     listening: /^listening (\d+)$/,
