@@ -15,6 +15,7 @@ import {
   verify,
 } from "./cases.ts";
 import { raw } from "./_client.ts";
+import { startServer } from "./_server.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const here = new URL("./", import.meta.url).pathname;
@@ -142,79 +143,6 @@ const runtimes: Runtime[] = [
   },
 ];
 
-/** A started server: its port, its pid, and its recent output for diagnosis. */
-interface Server {
-  port: number;
-  pid: number;
-  output: string[];
-  stop(): Promise<void>;
-}
-
-async function start(runtime: Runtime): Promise<Server> {
-  const [cmd, ...args] = runtime.command();
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: root,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output: string[] = [];
-  let announce: (port: number) => void;
-  const announced = new Promise<number>((resolve) => (announce = resolve));
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const lines = stream.pipeThrough(new TextDecoderStream());
-    let pending = "";
-    for await (const text of lines) {
-      pending += text;
-      const parts = pending.split("\n");
-      pending = parts.pop()!;
-      for (const line of parts) {
-        output.push(line);
-        if (output.length > 200) output.shift();
-        const match = runtime.listening.exec(line);
-        if (match) announce(Number(match[1]));
-      }
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const port = await Promise.race([
-    announced,
-    child.status.then((s) => {
-      throw new Error(
-        `exited with code ${s.code} before listening:\n${output.join("\n")}`,
-      );
-    }),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new Error(`not listening after 60 s:\n${output.join("\n")}`)),
-        60_000,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-  return {
-    port,
-    pid: child.pid,
-    output,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      const killer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 5000);
-      await child.stdin.close().catch(() => {});
-      await child.status;
-      clearTimeout(killer);
-      await pumps;
-    },
-  };
-}
-
 /**
  * pass, FAIL; known: failed where the case documents an exception; XPASS:
  * passed despite one (the exception is stale); pending: the runtime cannot
@@ -273,7 +201,7 @@ async function main(): Promise<number> {
       console.error(`${runtime.id}: ${reason}`);
       continue;
     }
-    const server = await start(runtime);
+    const server = await startServer(runtime.command(), runtime.listening);
     const outcomes: Outcome[] = [];
     try {
       for (const test of chosen) {
