@@ -64,6 +64,17 @@ const esbuild = (args: string[]) =>
 const npmDir = (Deno.args.find((a) => a.startsWith("--npm="))?.slice(6) ??
   `${root}npm`).replace(/\/?$/, "/");
 
+/** The fixture as one ES module, the way a Worker is deployed. */
+async function bundleWorker(): Promise<void> {
+  await esbuild([
+    `${here}servers/default_export.ts`,
+    "--bundle",
+    "--format=esm",
+    "--platform=neutral",
+    `--outfile=${tmp}worker.js`,
+  ]);
+}
+
 const runtimes: Runtime[] = [
   {
     id: "deno",
@@ -129,15 +140,7 @@ const runtimes: Runtime[] = [
   {
     id: "workerd",
     label: "workerd via miniflare, esbuild bundle of export default { fetch }",
-    async prepare() {
-      await esbuild([
-        `${here}servers/default_export.ts`,
-        "--bundle",
-        "--format=esm",
-        "--platform=neutral",
-        `--outfile=${tmp}worker.js`,
-      ]);
-    },
+    prepare: bundleWorker,
     command: () => ["node", `${here}servers/workerd.mjs`, `${tmp}worker.js`],
     listening: /^listening (\d+)$/,
   },
