@@ -15,7 +15,7 @@ import {
   verify,
 } from "./cases.ts";
 import { raw } from "./_client.ts";
-import { startServer } from "./_server.ts";
+import { type Server, startServer } from "./_server.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const here = new URL("./", import.meta.url).pathname;
@@ -195,16 +195,28 @@ async function main(): Promise<number> {
   const problems: string[] = [];
   for (const runtime of selected) {
     const started = Date.now();
-    const reason = await runtime.prepare?.();
-    if (reason) {
+    let server: Server;
+    try {
+      const reason = await runtime.prepare?.();
+      if (reason) {
+        results.set(
+          runtime.id,
+          chosen.map(() => ({ status: "pending", note: reason })),
+        );
+        console.error(`${runtime.id}: ${reason}`);
+        continue;
+      }
+      server = await startServer(runtime.command(), runtime.listening);
+    } catch (error) {
+      // A runtime that cannot start fails every case; the others still run.
+      const message = error instanceof Error ? error.message : String(error);
       results.set(
         runtime.id,
-        chosen.map(() => ({ status: "pending", note: reason })),
+        chosen.map(() => ({ status: "FAIL", error: "server did not start" })),
       );
-      console.error(`${runtime.id}: ${reason}`);
+      problems.push(`${runtime.id} did not start: ${message}`);
       continue;
     }
-    const server = await startServer(runtime.command(), runtime.listening);
     const outcomes: Outcome[] = [];
     try {
       for (const test of chosen) {
@@ -316,8 +328,7 @@ function printTable(
   const measured = chosen.flatMap((test, i) => {
     const parts = selected
       .map((r) => [r.id, results.get(r.id)?.[i]?.note] as const)
-      .filter(([, note]) => note && results.get(selected[0].id) !== undefined)
-      .filter(([id]) => results.get(id)?.[i]?.status === "pass")
+      .filter(([id, note]) => note && results.get(id)?.[i]?.status === "pass")
       .map(([id, note]) => `${id} ${note}`);
     return parts.length ? [`${test.name}: ${parts.join("; ")}`] : [];
   });
