@@ -3,9 +3,9 @@
 // where a request and an expectation cannot say it (streaming, memory,
 // timing of close()), the case has a `run` function instead.
 //
-// Every request says `Accept-Encoding: identity`: Deno.serve and workerd
-// compress text bodies for clients that accept gzip, and the cases are
-// about the gateway's bytes, not the runtime's compression.
+// Every request says `Accept-Encoding: identity`: workerd gzips text and
+// JSON bodies for clients that accept gzip, and the cases are about the
+// gateway's bytes, not the runtime's compression.
 
 import { checksum, CHUNK_SIZE } from "./fixture.ts";
 import {
