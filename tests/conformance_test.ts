@@ -11,7 +11,7 @@ import {
   cases,
   verify,
 } from "./conformance/cases.ts";
-import { raw } from "./conformance/_client.ts";
+import { headers, parseResponse, raw } from "./conformance/_client.ts";
 
 type Wrap = (response: Response) => Response | Promise<Response>;
 
@@ -169,3 +169,24 @@ Deno.test(
     );
   },
 );
+
+Deno.test("the raw client tells a whole body from a cut one", () => {
+  const parse = (text: string, head = false) =>
+    parseResponse(new TextEncoder().encode(text), head);
+  const chunkedHead = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const whole = parse(chunkedHead + "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  assert.equal(new TextDecoder().decode(whole.body), "abcde");
+  assert.equal(whole.complete, true);
+  // workerd's clean end and a real cut differ only in the terminator.
+  assert.equal(parse(chunkedHead + "3\r\nabc\r\n").complete, false);
+  assert.equal(parse(chunkedHead + "3\r\nab").complete, false);
+  const sized = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+  assert.equal(parse(sized + "01234").complete, false);
+  assert.equal(parse(sized + "0123456789").complete, true);
+  // HEAD keeps the length header and has no body to count.
+  assert.equal(parse(sized, true).complete, true);
+  const cookies = parse(
+    "HTTP/1.1 204 No Content\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n",
+  );
+  assert.deepEqual(headers(cookies, "set-cookie"), ["a=1", "b=2"]);
+});
