@@ -187,3 +187,32 @@ Deno.test("the raw client tells a whole body from a cut one", () => {
   );
   assert.deepEqual(headers(cookies, "set-cookie"), ["a=1", "b=2"]);
 });
+
+Deno.test("the pipelined probe sees a body sent after a 204", async () => {
+  // A hand-written server that answers every request on a connection with a
+  // 204 that wrongly carries 5 bytes, which no Fetch server can be made to do.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    while ((text.match(/\r\n\r\n/g) ?? []).length < 2) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    await conn.write(
+      new TextEncoder().encode(
+        "HTTP/1.1 204 No Content\r\nX-Case: 204\r\n\r\nstray" +
+          "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+      ),
+    );
+    conn.close();
+  })();
+  const test = cases.find((c) => c.name === "204 without body")!;
+  const response = await raw(listener.addr.port, test.request!);
+  await serving;
+  listener.close();
+  assert.equal(new TextDecoder().decode(response.body), "stray");
+  assert.throws(() => verify(response, test.expect!), /body "stray"/);
+});

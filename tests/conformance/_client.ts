@@ -75,6 +75,14 @@ function dechunk(bytes: Uint8Array): { body: Uint8Array; complete: boolean } {
   }
 }
 
+/** Where the probe's response starts: the first status line after the first head. */
+function probeStart(bytes: Uint8Array): number {
+  const end = indexOfCrlfCrlf(bytes);
+  if (end === -1) return -1;
+  const text = new TextDecoder("latin1").decode(bytes);
+  return text.indexOf("HTTP/1.1 ", end + 4);
+}
+
 /** Parses a whole response read until the server closed the connection. */
 export function parseResponse(bytes: Uint8Array, head: boolean): RawResponse {
   const end = indexOfCrlfCrlf(bytes);
@@ -115,13 +123,24 @@ export interface RawRequest {
   headers?: [string, string][];
   /** Written after the head, one write per piece. */
   body?: (Uint8Array | string)[];
+  /**
+   * Pipelines a `GET /sized` after this request on the same connection.
+   * Whatever arrives between the two response heads is this response's
+   * body: the way to see that a HEAD, 204 or 304 sends none, without
+   * waiting for a close the server may never make.
+   */
+  probe?: boolean;
 }
 
-/** Builds the head of a request: Host, Connection: close and identity added. */
-export function requestHead(port: number, request: RawRequest): Uint8Array {
+/** Builds the head of a request: Host, identity and (unless kept alive) Connection: close added. */
+export function requestHead(
+  port: number,
+  request: RawRequest,
+  keepAlive = false,
+): Uint8Array {
   const lines = [`${request.method ?? "GET"} ${request.target} HTTP/1.1`];
   lines.push(`Host: 127.0.0.1:${port}`);
-  lines.push("Connection: close");
+  if (!keepAlive) lines.push("Connection: close");
   lines.push("Accept-Encoding: identity");
   for (const [name, value] of request.headers ?? []) {
     lines.push(`${name}: ${value}`);
@@ -165,12 +184,15 @@ export async function raw(
   }, timeoutMs);
   try {
     const writing = (async () => {
-      await writeAll(conn, requestHead(port, request));
+      await writeAll(conn, requestHead(port, request, request.probe));
       for (const piece of request.body ?? []) {
         await writeAll(
           conn,
           typeof piece === "string" ? encoder.encode(piece) : piece,
         );
+      }
+      if (request.probe) {
+        await writeAll(conn, requestHead(port, { target: "/sized" }));
       }
     })().catch(() => {});
     const parts: Uint8Array[] = [];
@@ -191,7 +213,12 @@ export async function raw(
       const sofar = concat(parts);
       parts.length = 0;
       parts.push(sofar);
-      if (indexOfCrlfCrlf(sofar) !== -1) {
+      if (request.probe) {
+        const second = probeStart(sofar);
+        if (
+          second !== -1 && parseResponse(sofar.subarray(second), false).complete
+        ) break;
+      } else if (indexOfCrlfCrlf(sofar) !== -1) {
         const response = parseResponse(sofar, request.method === "HEAD");
         const framed = response.status < 200 || response.status === 204 ||
           response.status === 304 || request.method === "HEAD" ||
@@ -202,6 +229,14 @@ export async function raw(
     }
     await writing;
     const bytes = concat(parts);
+    if (request.probe) {
+      const second = probeStart(bytes);
+      if (second === -1) {
+        throw new Error("No response to the pipelined probe request");
+      }
+      // Parsed as a HEAD response: everything after its head is kept.
+      return parseResponse(bytes.subarray(0, second), true);
+    }
     if (indexOfCrlfCrlf(bytes) === -1) {
       return {
         status: 0,
