@@ -166,7 +166,7 @@ async function runCase(test: Case, ctx: CaseContext): Promise<Outcome> {
     const work = (async () => {
       if (test.run) return await test.run(ctx);
       const response = await raw(ctx.port, test.request!);
-      verify(response, test.expect!);
+      verify(response, test.expectOn?.[ctx.runtime] ?? test.expect!);
     })();
     const note = await Promise.race([work, guard]);
     return { status: "pass", note: note ?? undefined };
