@@ -5,6 +5,7 @@
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const latin1 = new TextDecoder("latin1");
 
 /** A response as it came off the socket. */
 export interface RawResponse {
@@ -79,7 +80,7 @@ function dechunk(bytes: Uint8Array): { body: Uint8Array; complete: boolean } {
 function probeStart(bytes: Uint8Array): number {
   const end = indexOfCrlfCrlf(bytes);
   if (end === -1) return -1;
-  const text = new TextDecoder("latin1").decode(bytes);
+  const text = latin1.decode(bytes);
   return text.indexOf("HTTP/1.1 ", end + 4);
 }
 
@@ -91,7 +92,8 @@ export function parseResponse(bytes: Uint8Array, head: boolean): RawResponse {
       `Cannot parse a response of ${bytes.length} bytes: no end of headers`,
     );
   }
-  const lines = decoder.decode(bytes.subarray(0, end)).split("\r\n");
+  // Header octets are latin-1 (RFC 9110 §5.5): one char per octet.
+  const lines = latin1.decode(bytes.subarray(0, end)).split("\r\n");
   const status = Number(lines[0].split(" ")[1]);
   const list: [string, string][] = lines.slice(1).map((line) => {
     const colon = line.indexOf(":");

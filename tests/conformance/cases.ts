@@ -391,6 +391,15 @@ export const cases: Case[] = [
     },
   },
   {
+    name: "latin-1 header value out",
+    request: { target: "/latin1" },
+    expect: { status: 200, headers: { "x-latin1": "caf\u00e9" } },
+    exceptions: {
+      workerd:
+        "workerd writes header values as UTF-8: the latin-1 char U+00E9 leaves as the octets C3 A9 instead of E9 (the other runtimes send one octet per char, as the Fetch ByteString rule and PEP 3333 intend)",
+    },
+  },
+  {
     name: "chunked upload, readline",
     async run(ctx) {
       const result = await upload(ctx, "/upload/readline");

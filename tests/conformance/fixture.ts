@@ -126,6 +126,13 @@ export const app: App = async (environ, startResponse) => {
         ["Set-Cookie", "b=2; Path=/; HttpOnly"],
       ]);
       return [encoder.encode("two cookies\n")];
+    case "/latin1":
+      // PEP 3333 header values are latin-1 strings: "\u00e9" is the octet 0xE9.
+      startResponse("200 OK", [
+        ["Content-Type", "text/plain"],
+        ["X-Latin1", "caf\u00e9"],
+      ]);
+      return [encoder.encode("latin-1 header\n")];
     case "/upload/readline": {
       const input = environ["wsgi.input"];
       const lengths: number[] = [];
