@@ -147,7 +147,21 @@ export function requestHead(
   for (const [name, value] of request.headers ?? []) {
     lines.push(`${name}: ${value}`);
   }
-  return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
+  // One octet per char, as HTTP heads are latin-1: "\u00e9" is the octet E9.
+  const text = lines.join("\r\n") + "\r\n\r\n";
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff) {
+      throw new RangeError(
+        `Cannot send ${
+          JSON.stringify(text[i])
+        } in a request head: beyond latin-1`,
+      );
+    }
+    bytes[i] = code;
+  }
+  return bytes;
 }
 
 /** Encodes pieces as one chunked body (each piece one chunk). */

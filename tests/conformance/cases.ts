@@ -308,9 +308,10 @@ export const cases: Case[] = [
   },
   {
     name: "path raw UTF-8 bytes",
-    // Unencoded octets on the wire: the runtimes' URL parsers percent-encode
-    // them, and PATH_INFO decodes them back to one char per octet.
-    request: { target: "/t\u00e4st" },
+    // The UTF-8 octets of "ä" unencoded on the wire (the head is written
+    // one octet per char): the runtimes' URL parsers percent-encode them,
+    // and PATH_INFO decodes them back to one char per octet.
+    request: { target: "/t\u00c3\u00a4st" },
     expect: { status: 404, body: 'no route "/t\u00c3\u00a4st"\n' },
     expectOn: { node: { status: 400 } },
     differences: {
@@ -388,6 +389,25 @@ export const cases: Case[] = [
     expect: {
       status: 200,
       headers: { "set-cookie": ["a=1; Path=/", "b=2; Path=/; HttpOnly"] },
+    },
+  },
+  {
+    name: "latin-1 header value in",
+    async run(ctx) {
+      const response = await raw(ctx.port, {
+        target: "/echo",
+        headers: [["X-Latin1", "caf\u00e9"]], // the octet E9
+      });
+      verify(response, { status: 200 });
+      const { http } = JSON.parse(decoder.decode(response.body));
+      check(
+        http.HTTP_X_LATIN1 === "caf\u00e9",
+        `HTTP_X_LATIN1 is ${show(http.HTTP_X_LATIN1)}`,
+      );
+    },
+    exceptions: {
+      workerd:
+        "workerd decodes request header octets as UTF-8, so a lone E9 becomes U+FFFD: the original octet is lost before the app sees it",
     },
   },
   {
