@@ -134,17 +134,20 @@ export interface RawRequest {
   probe?: boolean;
 }
 
-/** Builds the head of a request: Host, identity and (unless kept alive) Connection: close added. */
+/** Builds the head of a request, adding Host (unless given), identity and (unless kept alive) Connection: close. */
 export function requestHead(
   port: number,
   request: RawRequest,
   keepAlive = false,
 ): Uint8Array {
   const lines = [`${request.method ?? "GET"} ${request.target} HTTP/1.1`];
-  lines.push(`Host: 127.0.0.1:${port}`);
+  const own = request.headers ?? [];
+  if (!own.some(([name]) => name.toLowerCase() === "host")) {
+    lines.push(`Host: 127.0.0.1:${port}`);
+  }
   if (!keepAlive) lines.push("Connection: close");
   lines.push("Accept-Encoding: identity");
-  for (const [name, value] of request.headers ?? []) {
+  for (const [name, value] of own) {
     lines.push(`${name}: ${value}`);
   }
   // One octet per char, as HTTP heads are latin-1: "\u00e9" is the octet E9.

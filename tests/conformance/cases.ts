@@ -375,6 +375,23 @@ export const cases: Case[] = [
     },
   },
   {
+    name: "SERVER_NAME, SERVER_PORT from Host",
+    async run(ctx) {
+      const response = await raw(ctx.port, {
+        target: "/echo",
+        headers: [["Host", "example.test:8123"]],
+      });
+      verify(response, {
+        status: 200,
+        json: {
+          serverName: "example.test",
+          serverPort: "8123",
+          scheme: "http",
+        },
+      });
+    },
+  },
+  {
     name: "REMOTE_ADDR",
     request: { target: "/echo" },
     expect: { status: 200, json: { remoteAddr: "127.0.0.1" } },

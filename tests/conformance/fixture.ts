@@ -115,6 +115,9 @@ export const app: App = async (environ, startResponse) => {
         contentType: environ.CONTENT_TYPE ?? null,
         contentLength: environ.CONTENT_LENGTH ?? null,
         remoteAddr: environ.REMOTE_ADDR ?? null,
+        serverName: environ.SERVER_NAME,
+        serverPort: environ.SERVER_PORT,
+        scheme: environ["wsgi.url_scheme"],
         http,
         body: new TextDecoder().decode(body),
       });
