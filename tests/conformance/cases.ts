@@ -644,7 +644,7 @@ export const cases: Case[] = [
         () => stats(ctx, id),
         (s) => s.closed > 0,
         "close()",
-        8000,
+        12_000,
       );
       check(s.closed === 1, `close() ran ${s.closed} times`);
       return `closed after ${(s.produced / MiB).toFixed(1)} MiB`;
