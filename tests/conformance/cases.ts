@@ -291,21 +291,17 @@ export const cases: Case[] = [
       expect: { status: 200, json: { method, body } },
     };
   }),
-  {
-    name: "path %2F decoded",
-    request: { target: "/a%2Fb" },
-    expect: { status: 404, body: 'no route "/a/b"\n' },
-  },
-  {
-    name: "path UTF-8 octets",
-    request: { target: "/t%C3%A4st" },
-    expect: { status: 404, body: 'no route "/t\u00c3\u00a4st"\n' },
-  },
-  {
-    name: "path malformed %zz and %",
-    request: { target: "/x%zz/y%" },
-    expect: { status: 404, body: 'no route "/x%zz/y%"\n' },
-  },
+  // PATH_INFO comes back in the fixture's 404 text ("no route <json>").
+  ...([
+    ["path %2F decoded", "/a%2Fb", "/a/b"],
+    ["path UTF-8 octets", "/t%C3%A4st", "/t\u00c3\u00a4st"],
+    ["path malformed %zz and %", "/x%zz/y%", "/x%zz/y%"],
+    ["path dot segments resolved", "/x/../y/./z", "/y/z"],
+  ] as const).map(([name, target, path]): Case => ({
+    name,
+    request: { target },
+    expect: { status: 404, body: `no route ${JSON.stringify(path)}\n` },
+  })),
   {
     name: "path raw UTF-8 bytes",
     // The UTF-8 octets of "ä" unencoded on the wire (the head is written
@@ -318,11 +314,6 @@ export const cases: Case[] = [
       node:
         "Node's HTTP parser (llhttp) answers 400 to octets above 0x7F in the request target before the app is called; RFC 9112 allows only ASCII there, the other runtimes are lenient",
     },
-  },
-  {
-    name: "path dot segments resolved",
-    request: { target: "/x/../y/./z" },
-    expect: { status: 404, body: 'no route "/y/z"\n' },
   },
   {
     name: "raw QUERY_STRING",
