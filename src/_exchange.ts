@@ -578,7 +578,13 @@ export class Exchange {
       return new Promise<void>((resolve) => {
         this.#wake = () => {
           this.#wake = undefined;
-          resolve();
+          // Woken by the app returning its iterable, nothing was enqueued:
+          // the stream calls pull() again only after an enqueue, so pull on.
+          resolve(
+            this.#iterator !== undefined && !this.#ended
+              ? this.#pull()
+              : undefined,
+          );
         };
       });
     }
