@@ -4,7 +4,7 @@
 
 import { parseStatus, show, type Status } from "./_check.ts";
 import { checkHeaders } from "./_check.ts";
-import { BODY_TOO_LARGE } from "./input_stream.ts";
+import { BODY_BROKEN, BODY_TOO_LARGE } from "./input_stream.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
@@ -288,8 +288,19 @@ export class Exchange {
     this.#discard = true;
     const tooLarge = (error as Record<symbol, unknown>)?.[BODY_TOO_LARGE] ===
       true;
-    if (!tooLarge) this.#log(what, error);
+    const broken = (error as Record<symbol, unknown>)?.[BODY_BROKEN] === true;
+    if (broken) this.#log(`bad request: ${(error as Error).message}`);
+    else if (!tooLarge) this.#log(what, error);
     this.#closeResult();
+    if (broken) {
+      return errorResponse(
+        400,
+        "Bad Request",
+        undefined,
+        this.#ctx.debug,
+        this.#head,
+      );
+    }
     return tooLarge
       ? errorResponse(
         413,
