@@ -33,6 +33,31 @@ export function splitUrl(url: string): UrlParts {
   };
 }
 
+// RFC 3986 authority characters (unreserved, sub-delims, ":", "[", "]",
+// "%"), by char code. "@" is left out: a Host never carries userinfo.
+const AUTHORITY = new Uint8Array(128);
+for (
+  const c
+    of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%"
+) AUTHORITY[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether the host part of a serialized URL is a plausible authority. Some
+ * runtimes (Deno) build `Request.url` from the Host header as sent, so
+ * `Host: a b@c` would otherwise reach the app as SERVER_NAME.
+ */
+export function hasValidHost(url: string): boolean {
+  const start = url.charCodeAt(4) === 115 ? 8 : 7;
+  let end = url.indexOf("/", start);
+  if (end === -1) end = url.length;
+  if (end === start) return false;
+  for (let i = start; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (c >= 128 || AUTHORITY[c] === 0) return false;
+  }
+  return true;
+}
+
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   c |= 32;
