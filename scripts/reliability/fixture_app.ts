@@ -106,10 +106,10 @@ const TEXT: [string, string] = ["Content-Type", "text/plain"];
 /**
  * Builds the fixture app and its counters.
  *
- * @param rss Reports the process's resident set size, for /__stats.
+ * @param heap Reports the JS heap in use, for /__stats.
  */
 export function createFixture(
-  rss: () => number = () => 0,
+  heap: () => number = () => 0,
 ): { app: App; stats: FixtureStats } {
   const stats: FixtureStats = {
     requests: 0,
@@ -126,7 +126,7 @@ export function createFixture(
     const path = environ.PATH_INFO;
     if (path === "/__stats") {
       startResponse("200 OK", [["Content-Type", "application/json"]]);
-      return [encoder.encode(JSON.stringify({ ...stats, rss: rss() }))];
+      return [encoder.encode(JSON.stringify({ ...stats, heap: heap() }))];
     }
     stats.requests++;
     const problems = environProblems(environ);
