@@ -1,0 +1,137 @@
+// Slow clients: clients that read an endless stream at 1 byte/ms (16 bytes
+// every 16 ms) against serve() on Deno, Bun and Node.
+//
+// 1. Backpressure: once the socket buffers are full, the app's generator
+//    produces only as fast as the client reads. Between a mid-point and the
+//    end, produced chunks may exceed consumed chunks by at most SLACK per
+//    client; without backpressure they would grow by millions.
+// 2. Fairness: while SLOW clients hang on, fast clients are still served
+//    (every request succeeds; their latency is printed, not asserted).
+//
+//   deno run -A scripts/reliability/slow_clients.ts [--clients=200]
+//     [--seconds=4] [--runtimes=deno,bun,node]
+
+import { mib, type Runtime, RUNTIMES, startServer } from "./_server.ts";
+
+function flag(name: string, fallback: string): string {
+  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  return found === undefined ? fallback : found.slice(name.length + 3);
+}
+
+const CLIENTS = Number(flag("clients", "200"));
+const SECONDS = Number(flag("seconds", "4"));
+const runtimes = flag("runtimes", RUNTIMES.join(",")).split(",") as Runtime[];
+const CHUNK = 1024;
+const STEP_MS = 16; // 16 bytes every 16 ms: 1 byte/ms
+// Chunks a runtime may produce ahead of the reader beyond what the socket
+// buffers had already taken at the mid-point (its own queues refilling).
+const SLACK = 256;
+const FAST_REQUESTS = 200;
+
+/** A client that reads `STEP_MS` bytes every `STEP_MS` ms until stopped. */
+function slowClient(port: number, stop: AbortSignal) {
+  let consumed = 0;
+  const done = (async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(new TextEncoder().encode(
+        `GET /stream?n=0&size=${CHUNK} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
+      ));
+      const buffer = new Uint8Array(STEP_MS);
+      while (!stop.aborted) {
+        // The pacing of the client under test, not synchronisation.
+        await new Promise((resolve) => setTimeout(resolve, STEP_MS));
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("The server ended an endless stream");
+        consumed += n;
+      }
+    } finally {
+      conn.close();
+    }
+  })();
+  return { done, consumed: () => consumed };
+}
+
+async function fastRequests(
+  url: string,
+): Promise<{ failed: number; ms: number[] }> {
+  let failed = 0;
+  const ms: number[] = [];
+  await Promise.all(Array.from({ length: 8 }, async (_, worker) => {
+    for (let i = worker; i < FAST_REQUESTS; i += 8) {
+      const started = performance.now();
+      const path = i % 2 === 0 ? "/small" : "/stream?n=16&size=1024";
+      try {
+        const response = await fetch(`${url}${path}`);
+        const body = await response.arrayBuffer();
+        const want = i % 2 === 0 ? 3 : 16 * 1024;
+        if (response.status !== 200 || body.byteLength !== want) failed++;
+      } catch {
+        failed++;
+      }
+      ms.push(performance.now() - started);
+    }
+  }));
+  ms.sort((a, b) => a - b);
+  return { failed, ms };
+}
+
+const half = (SECONDS * 1000) / 2;
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let ok = true;
+for (const runtime of runtimes) {
+  const server = await startServer(runtime);
+  try {
+    const rssIdle = server.rss();
+    const stop = new AbortController();
+    const clients = Array.from(
+      { length: CLIENTS },
+      () => slowClient(server.port, stop.signal),
+    );
+    const consumedAll = () => clients.reduce((n, c) => n + c.consumed(), 0);
+
+    // The durations are the experiment's length, not synchronisation.
+    await wait(half);
+    const mid = await server.stats();
+    const consumedMid = consumedAll();
+    const fast = await fastRequests(server.url);
+    await wait(half);
+    const end = await server.stats();
+    const consumedEnd = consumedAll();
+    const rssLoaded = server.rss();
+    stop.abort();
+    const ended = await Promise.allSettled(clients.map((c) => c.done));
+    const clientErrors = ended.filter((r) => r.status === "rejected").length;
+    await server.waitForCloses(end.streams);
+
+    // Fast clients' /stream requests are counted in `produced` too.
+    const fastChunks = (FAST_REQUESTS / 2) * 16;
+    const produced = end.produced - mid.produced - fastChunks;
+    const consumedChunks = (consumedEnd - consumedMid) / CHUNK;
+    const ahead = produced - consumedChunks;
+    // Produced but not yet read: socket buffers plus the runtime's queues.
+    const inFlight = (end.produced - fastChunks - consumedEnd / CHUNK) *
+      CHUNK / CLIENTS;
+    const pass = ahead <= SLACK * CLIENTS && fast.failed === 0 &&
+      clientErrors === 0 && end.violations === 0;
+    ok &&= pass;
+    const p = (q: number) => fast.ms[Math.floor(q * (fast.ms.length - 1))];
+    console.log(
+      `slow clients ${runtime}: ${CLIENTS} clients at 1 byte/ms for ${SECONDS} s; ` +
+        `chunks produced in the second half ${produced} vs consumed ${
+          consumedChunks.toFixed(0)
+        } (ahead ${ahead.toFixed(0)}, bound ${SLACK * CLIENTS}); ` +
+        `in flight per client ${(inFlight / 1024).toFixed(0)} KiB; ` +
+        `RSS idle ${mib(rssIdle)}, loaded ${mib(rssLoaded)}; ` +
+        `fast requests ${
+          FAST_REQUESTS - fast.failed
+        }/${FAST_REQUESTS} ok (p50 ${p(0.5).toFixed(0)} ms, p99 ${
+          p(0.99).toFixed(0)
+        } ms) — ${pass ? "PASS" : "FAIL"}`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+Deno.exit(ok ? 0 : 1);
