@@ -42,11 +42,13 @@ for (
 ) AUTHORITY[c.charCodeAt(0)] = 1;
 
 /**
- * Whether the host part of a serialized URL is a plausible authority. Some
- * runtimes (Deno) build `Request.url` from the Host header as sent, so
- * `Host: a b@c` would otherwise reach the app as SERVER_NAME.
+ * Whether a serialized URL is absolute with a plausible authority. Deno
+ * builds `Request.url` from the Host header as sent (`Host: a b@c` would
+ * reach the app as SERVER_NAME), and Bun hands over the bare target
+ * (`/path`) when the Host is not a valid one.
  */
 export function hasValidHost(url: string): boolean {
+  if (!url.startsWith("http://") && !url.startsWith("https://")) return false;
   const start = url.charCodeAt(4) === 115 ? 8 : 7;
   let end = url.indexOf("/", start);
   if (end === -1) end = url.length;

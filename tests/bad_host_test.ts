@@ -1,6 +1,8 @@
 // Regression: Deno builds Request.url from the Host header as sent, so
-// `Host: a b@c\d` reached the app as SERVER_NAME "a b@c\d". The gateway
-// now answers 400 when the URL's authority holds characters no host has.
+// `Host: a b@c\d` reached the app as SERVER_NAME "a b@c\d"; Bun hands over
+// a relative Request.url ("/environ") when the Host is invalid, which the
+// gateway split into PATH_INFO "/". The gateway now answers 400 when the
+// URL is not absolute or its authority holds characters no host has.
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 
@@ -52,4 +54,23 @@ Deno.test("hosts that are valid authorities pass", async () => {
     const response = await handler(new Request(url));
     assert.equal(response.status, 200, url);
   }
+});
+
+Deno.test("a relative Request.url (Bun, after a bad Host) is a 400", async () => {
+  let called = false;
+  const handler = toFetchHandler((_environ, startResponse) => {
+    called = true;
+    startResponse("200 OK", []);
+    return [];
+  });
+  // What Bun.serve passes for `GET /environ` with `Host: a b@c`.
+  const request = {
+    url: "/environ",
+    method: "GET",
+    headers: new Headers({ host: "a b@c" }),
+    body: null,
+  } as unknown as Request;
+  const response = await handler(request);
+  assert.equal(response.status, 400);
+  assert.equal(called, false);
 });
