@@ -5,6 +5,15 @@
 // The server under test serves the fixture app (fixture_app.ts) with
 // maxBodySize 1024.
 
+/** Cases each runtime is known to get wrong before tsgi sees the request. */
+export const KNOWN_GAPS: Record<"deno" | "bun" | "node", string[]> = {
+  // Deno builds Request.url from the Host header as sent.
+  deno: ["Host with a path"],
+  bun: [],
+  // Node's parser (llhttp) ends the request line at a bare LF.
+  node: ["LF in the target (request-line splitting)"],
+};
+
 /** What came back for one raw request. */
 export interface RawResult {
   /** The status code, or 0 when the server closed without answering. */
@@ -32,12 +41,29 @@ export const MAX_BODY_SIZE = 1024;
 const CLOSE = "Connection: close\r\n";
 const HOST = "Host: localhost\r\n";
 
+function bodyOf(result: RawResult): string {
+  const at = result.text.indexOf("\r\n\r\n");
+  return at === -1 ? "" : result.text.slice(at + 4);
+}
+
+/** Who answered: the runtime itself, tsgi's gateway, or the app. */
+export function answeredBy(result: RawResult): "runtime" | "tsgi" | "app" {
+  if (result.status === 0) return "runtime";
+  const body = bodyOf(result);
+  if (/^\d{3} [A-Za-z ]+\n$/.test(body)) return "tsgi";
+  return body === "" ? "runtime" : "app";
+}
+
 function rejected(result: RawResult, what = "rejected"): string {
   if (result.status === 0) return `ok: closed by the runtime (${what})`;
-  if (result.status >= 400 && result.status < 500) {
-    return `ok: ${result.status} (${what})`;
+  const by = answeredBy(result);
+  if (by === "app") {
+    return `reached the app: ${result.status} ${
+      JSON.stringify(bodyOf(result))
+    }`;
   }
-  return `expected a 4xx or a closed connection, got ${result.status}`;
+  if (result.status >= 400) return `ok: ${result.status} from ${by} (${what})`;
+  return `expected a rejection, got ${result.status}`;
 }
 
 /** The cases: each request ends with Connection: close. */
@@ -77,10 +103,12 @@ export const CASES: HostileCase[] = [
     request:
       `GET /environ HTTP/1.1\r\nHost: evil.example/environ/forged?x=\r\n${CLOSE}\r\n`,
     judge(r) {
-      if (r.status !== 200) return rejected(r, "bad Host");
+      if (answeredBy(r) !== "app") return rejected(r, "bad Host");
       const path = r.environ?.PATH_INFO;
       return path === "/environ"
         ? "ok: 200, PATH_INFO from the request line"
+        : r.status !== 200
+        ? `reached the app as another path: ${r.status}`
         : `gap: the runtime built the URL from the Host: PATH_INFO ${
           JSON.stringify(path)
         }, QUERY_STRING ${JSON.stringify(r.environ?.QUERY_STRING)}`;
@@ -97,9 +125,16 @@ export const CASES: HostileCase[] = [
     judge: (r) => rejected(r, "bad request line"),
   },
   {
-    name: "LF in the target (response splitting)",
-    request: `GET /a\nX-Evil: 1 HTTP/1.1\r\n${HOST}${CLOSE}\r\n`,
-    judge: (r) => rejected(r, "bad request line"),
+    name: "LF in the target (request-line splitting)",
+    request: `GET /environ/a\nX-Evil: 1 HTTP/1.1\r\n${HOST}${CLOSE}\r\n`,
+    judge(r) {
+      if (answeredBy(r) !== "app") return rejected(r, "bad request line");
+      return `gap: the runtime took the bare LF for a line end: PATH_INFO ${
+        JSON.stringify(r.environ?.PATH_INFO)
+      }, HTTP_X_EVIL ${
+        JSON.stringify(r.environ?.HTTP_X_EVIL)
+      }, SERVER_PROTOCOL ${JSON.stringify(r.environ?.SERVER_PROTOCOL)}`;
+    },
   },
   {
     name: "underscore spoofing (X_Forwarded_For)",
@@ -182,10 +217,7 @@ export const CASES: HostileCase[] = [
       MAX_BODY_SIZE + 1
     }\r\n${CLOSE}\r\n${"x".repeat(MAX_BODY_SIZE + 1)}`,
     judge: (r) =>
-      r.status === 413 ? "ok: 413" : rejected(r, "too large").replace(
-        /^ok: (?!closed)/,
-        "expected 413: ",
-      ),
+      r.status === 413 ? "ok: 413" : `expected 413, got ${r.status}`,
   },
   {
     name: "chunked body over maxBodySize",
@@ -232,14 +264,19 @@ export const CASES: HostileCase[] = [
   },
   {
     name: "HTTP/0.9 request",
-    request: "GET /\r\n\r\n",
-    judge: (r) => rejected(r, "HTTP/0.9"),
+    request: "GET /environ\r\n\r\n",
+    judge(r) {
+      if (answeredBy(r) !== "app") return rejected(r, "HTTP/0.9");
+      const protocol = r.environ?.SERVER_PROTOCOL;
+      return protocol === "HTTP/0.9"
+        ? 'ok: served, SERVER_PROTOCOL "HTTP/0.9"'
+        : `SERVER_PROTOCOL ${JSON.stringify(protocol)} for an HTTP/0.9 request`;
+    },
   },
   {
     name: "unknown HTTP version",
     request: `GET /small HTTP/9.9\r\n${HOST}${CLOSE}\r\n`,
     judge(r) {
-      if (r.status === 505) return "ok: 505";
       return rejected(r, "bad version");
     },
   },
