@@ -536,6 +536,10 @@ export class Exchange {
         this.#cancelled = true;
         this.#ended = true;
         this.#wake?.(false);
+        // An app awaiting write() must get control back to return (its next
+        // write() throws), or it would hang and never be closed. Resolved,
+        // not rejected: an app need not await write() at all.
+        this.#releaseWriters();
         this.#closeResult();
       },
     }, { highWaterMark: 0 });
@@ -583,12 +587,17 @@ export class Exchange {
     return true;
   }
 
-  #pull(): Promise<void> | void {
+  /** Settles the Promises of write() calls waiting for room. */
+  #releaseWriters(): void {
     const drain = this.#drain;
     if (drain !== undefined) {
       this.#drain = undefined;
       for (const resolve of drain) resolve();
     }
+  }
+
+  #pull(): Promise<void> | void {
+    this.#releaseWriters();
     if (this.#ended) return;
     const iterator = this.#iterator;
     if (iterator === undefined) {
@@ -670,6 +679,7 @@ export class Exchange {
     } else {
       this.#controller!.close();
     }
+    this.#releaseWriters();
     this.#closeResult();
   }
 
@@ -683,6 +693,7 @@ export class Exchange {
     this.#log(`${what} after the response started`, error);
     this.#controller?.error(error);
     this.#wake?.(false);
+    this.#releaseWriters();
     this.#closeResult();
   }
 
