@@ -8,12 +8,16 @@
 // well-formed response or a 500 (413 never here) / an aborted stream,
 // nothing unhandled escapes, and close() runs exactly once.
 //
+// The second test puts `validator` between the gateway and each app as an
+// oracle of the PEP's rules: a rule about the server's side (the environ,
+// start_response, close()) must never fire, whatever the app does.
+//
 // TSGI_FUZZ_RUNS sets the number of runs (CI: 10,000; `deno task stress`:
 // 100,000); TSGI_FUZZ_SEED replays a failing seed.
 
 import assert from "node:assert/strict";
-import { toFetchHandler } from "../mod.ts";
-import type { App, AppIterable, Header } from "../mod.ts";
+import { toFetchHandler, validator } from "../mod.ts";
+import type { App, AppIterable, Header, ValidatedApp } from "../mod.ts";
 import { type Arbitrary, fc } from "./_fast_check.ts";
 
 const RUNS = Number(Deno.env.get("TSGI_FUZZ_RUNS") ?? 10_000);
@@ -230,6 +234,8 @@ interface Trace {
   /** The app handed the gateway a result that has close(). */
   closable: boolean;
   closed: PromiseWithResolvers<void>;
+  /** Settles when the app has returned or thrown. */
+  returned: PromiseWithResolvers<void>;
   /** Calls whose arguments the gateway accepted (status, headers). */
   accepted: { status: string; headers: Header[] } | undefined;
   /** Bytes passed to write() and yielded, in order, Uint8Array only. */
@@ -382,6 +388,30 @@ function makeApp(plan: Plan, trace: Trace): App {
     return out;
   };
 
+  const settle = <T>(run: () => T): T => {
+    try {
+      const out = run();
+      if (out instanceof Promise) {
+        out.then(trace.returned.resolve, trace.returned.resolve);
+      } else trace.returned.resolve();
+      return out;
+    } catch (error) {
+      trace.returned.resolve();
+      throw error;
+    }
+  };
+  const body = bodyOf(plan, trace, start, doWrites, doWritesSync, result);
+  return (environ, startResponse) => settle(() => body(environ, startResponse));
+}
+
+function bodyOf(
+  plan: Plan,
+  _trace: Trace,
+  start: (startResponse: Parameters<App>[1]) => void,
+  doWrites: (awaiting: boolean) => Promise<void>,
+  doWritesSync: () => void,
+  result: (startResponse: Parameters<App>[1]) => AppIterable,
+): App {
   if (plan.async) {
     return async (_environ, startResponse) => {
       await null;
@@ -405,8 +435,17 @@ function makeApp(plan: Plan, trace: Trace): App {
   };
 }
 
+// Set while the validator is the oracle: it also holds the app to E25 (no
+// body at all for 204/205/304), which the bare gateway only enforces by
+// dropping the body.
+let strict = false;
+
 /** A plan with nothing wrong in it: the app's response must come out whole. */
 function isClean(plan: Plan): boolean {
+  if (
+    strict && /^(204|205|304) /.test(String(plan.calls[0]?.status)) &&
+    totalOf(plan) > 0
+  ) return false;
   if (
     plan.throwBeforeStart || plan.injection || plan.calls.length !== 1 ||
     plan.calls[0].excInfo || plan.contentLength === "short" ||
@@ -503,17 +542,30 @@ function expectHeaders(response: Response, list: Header[]): void {
   assert.equal(response.headers.get("x-injected"), null);
 }
 
+// Validator rules about the server's side: the environ and wsgi.input /
+// wsgi.errors it provides (S1–S34, S36–S40), start_response (S41), close()
+// (S62). Any other rule is the app's fault and may fire here.
+function isServerRule(rule: number): boolean {
+  return (rule >= 1 && rule <= 40 && rule !== 35) || rule === 41 ||
+    rule === 62;
+}
+
 /** Runs one plan through the gateway and checks it; names the outcome. */
-async function check(plan: Plan): Promise<string> {
+async function check(plan: Plan, validate: boolean): Promise<string> {
   const trace: Trace = {
     closes: 0,
     closable: false,
     closed: Promise.withResolvers(),
+    returned: Promise.withResolvers(),
     accepted: undefined,
     sent: [],
   };
   const logs: string[] = [];
-  const handler = toFetchHandler(makeApp(plan, trace), {
+  const app = makeApp(plan, trace);
+  const validated: ValidatedApp | undefined = validate
+    ? validator(app)
+    : undefined;
+  const handler = toFetchHandler(validated ?? app, {
     errors: (text) => logs.push(text),
   });
   const request = new Request("http://localhost/fuzz", {
@@ -576,11 +628,28 @@ async function check(plan: Plan): Promise<string> {
         assert.deepEqual(body.bytes, whole);
       }
     }
-    if (isClean(plan)) assert.deepEqual(logs, []);
+    if (isClean(plan)) {
+      // The validator's warnings (a body for HEAD, E6) are not failures.
+      assert.deepEqual(
+        logs.filter((l) => !l.startsWith("tsgi validator:")),
+        [],
+      );
+    }
+  }
+  for (const line of logs) {
+    const rule = /\bS(\d+): /.exec(line)?.[1];
+    assert.ok(
+      rule === undefined || !isServerRule(Number(rule)),
+      `the validator caught the gateway: ${line}`,
+    );
   }
 
+  // 3. The app always gets control back and finishes (a write() waiting
+  // for room is released when the response ends).
+  stage = "waiting for the app to return";
+  await trace.returned.promise;
   stage = "waiting for close()";
-  // 3. close() exactly once, whenever the app handed over something closable.
+  // 4. close() exactly once, whenever the app handed over something closable.
   if (trace.closable) {
     const timer = Promise.withResolvers<void>();
     const id = setTimeout(
@@ -595,6 +664,11 @@ async function check(plan: Plan): Promise<string> {
     assert.equal(trace.closes, 1);
   } else {
     assert.equal(trace.closes, 0);
+  }
+  if (validated !== undefined) {
+    // S62, checked by the validator: every result it saw was closed.
+    await validated.allClosed();
+    validated.assertClosed();
   }
   traces.push(trace);
   const clean = isClean(plan) ? "clean" : "broken";
@@ -625,7 +699,7 @@ async function withDeadline<T>(run: Promise<T>): Promise<T> {
   }
 }
 
-Deno.test(`hostile apps: ${RUNS} random apps through the gateway`, async () => {
+async function fuzz(validate: boolean): Promise<void> {
   const unhandled: unknown[] = [];
   const onUnhandled = (event: PromiseRejectionEvent) => {
     event.preventDefault();
@@ -633,10 +707,12 @@ Deno.test(`hostile apps: ${RUNS} random apps through the gateway`, async () => {
   };
   globalThis.addEventListener("unhandledrejection", onUnhandled);
   const tally: Record<string, number> = {};
+  traces.length = 0;
+  strict = validate;
   try {
     await fc.assert(
       fc.asyncProperty(anyPlan, async (p) => {
-        const outcome = await withDeadline(check(p));
+        const outcome = await withDeadline(check(p, validate));
         tally[outcome] = (tally[outcome] ?? 0) + 1;
       }),
       {
@@ -645,7 +721,7 @@ Deno.test(`hostile apps: ${RUNS} random apps through the gateway`, async () => {
         endOnFailure: true,
       },
     );
-    // Let late close() rejections and stray timers surface before judging.
+    // One macrotask turn, so late close() rejections surface before judging.
     await new Promise((resolve) => setTimeout(resolve, 0));
   } finally {
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
@@ -654,8 +730,16 @@ Deno.test(`hostile apps: ${RUNS} random apps through the gateway`, async () => {
   for (const t of traces) assert.ok(t.closes <= 1, "close() ran twice");
   const summary = Object.entries(tally).sort().map(([k, n]) => `${k} ${n}`);
   console.log(
-    `hostile apps: ${RUNS} runs (${
+    `hostile apps${validate ? " (validator)" : ""}: ${RUNS} runs (${
       summary.join(", ")
     }); crashes 0, unhandled rejections 0, close() twice 0`,
   );
-});
+}
+
+Deno.test(`hostile apps: ${RUNS} random apps through the gateway`, () =>
+  fuzz(false));
+
+Deno.test(
+  `hostile apps: ${RUNS} random apps through validator and the gateway`,
+  () => fuzz(true),
+);

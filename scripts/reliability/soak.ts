@@ -33,7 +33,10 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
       "-t2",
       `-c${CONNECTIONS}`,
       `-d${seconds}s`,
-      "--timeout=10s",
+      // A request still unanswered after 30 s is a stall and counts as an
+      // error; latency itself is the benchmarks' business (printed only).
+      "--timeout=30s",
+      "--latency",
       "-s",
       script,
       url,
@@ -50,7 +53,14 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
     (socket ? socket.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
   const summary = socket ? socket[0] : "Socket errors: none";
-  return { requests, errors, rps, summary: `${summary}; non-2xx ${non2xx}` };
+  const p99 = /99%\s+(\S+)/.exec(text)?.[1] ?? "?";
+  const max = /Latency\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? "?";
+  return {
+    requests,
+    errors,
+    rps,
+    summary: `${summary}; non-2xx ${non2xx}; latency p99 ${p99}, max ${max}`,
+  };
 }
 
 let ok = true;
@@ -61,12 +71,14 @@ for (const runtime of runtimes) {
     const warm = await server.stats();
     await server.waitForCloses(warm.streams);
     const rssWarm = await server.settledRss();
+    const heapWarm = (await server.stats()).heap;
 
     const run = await wrk(server.url, SECONDS);
     const stats = await server.stats();
     await server.waitForCloses(stats.streams);
     const rssAfter = await server.settledRss();
     const after = await server.stats();
+    const heapAfter = after.heap;
 
     const growth = (rssAfter - rssWarm) / rssWarm;
     const pass = run.errors === 0 && Number.isFinite(run.requests) &&
