@@ -137,6 +137,17 @@ export async function startServer(
   };
 }
 
+/** The value of `--name=value` among the script's arguments. */
+export function flag(name: string, fallback: string): string {
+  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  return found === undefined ? fallback : found.slice(name.length + 3);
+}
+
+/** The runtimes `--runtimes=deno,bun,node` names; all by default. */
+export function runtimesFlag(): Runtime[] {
+  return flag("runtimes", RUNTIMES.join(",")).split(",") as Runtime[];
+}
+
 /** Bytes as MiB with one decimal, for reports. */
 export function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -6,16 +6,11 @@
 //   deno run -A scripts/reliability/abort_storm.ts [--requests=10000]
 //     [--concurrency=64] [--runtimes=deno,bun,node]
 
-import { mib, type Runtime, RUNTIMES, startServer } from "./_server.ts";
-
-function flag(name: string, fallback: string): string {
-  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return found === undefined ? fallback : found.slice(name.length + 3);
-}
+import { flag, mib, runtimesFlag, startServer } from "./_server.ts";
 
 const REQUESTS = Number(flag("requests", "10000"));
 const CONCURRENCY = Number(flag("concurrency", "64"));
-const runtimes = flag("runtimes", RUNTIMES.join(",")).split(",") as Runtime[];
+const runtimes = runtimesFlag();
 // Warm-up at full concurrency: allocators reach their working size (RSS
 // then stays flat from round to round; the JS heap stays at a few MiB).
 const WARMUP = Math.min(4000, REQUESTS);

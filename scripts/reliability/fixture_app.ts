@@ -29,7 +29,8 @@ export interface FixtureStats {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const LATIN1 = /^[\x00-\xff]*$/;
+// Any UTF-16 unit above U+00FF: not a native string.
+const NOT_LATIN1 = /[\u0100-\uffff]/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
@@ -76,7 +77,7 @@ export function environProblems(environ: Environ): string[] {
       bad(`${key} is ${typeof value}`);
       continue;
     }
-    if (typeof value === "string" && !LATIN1.test(value)) {
+    if (typeof value === "string" && NOT_LATIN1.test(value)) {
       bad(`${key} has code points above U+00FF`);
     }
     if (!key.startsWith("HTTP_")) continue;

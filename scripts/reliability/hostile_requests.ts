@@ -6,11 +6,10 @@
 //
 //   deno run -A scripts/reliability/hostile_requests.ts [--runtimes=deno,bun,node]
 
-import { type Runtime, RUNTIMES, startServer } from "./_server.ts";
+import { runtimesFlag, startServer } from "./_server.ts";
 import { CASES, KNOWN_GAPS, sendRaw } from "./hostile_cases.ts";
 
-const flagged = Deno.args.find((a) => a.startsWith("--runtimes="));
-const runtimes = (flagged?.slice(11).split(",") ?? RUNTIMES) as Runtime[];
+const runtimes = runtimesFlag();
 
 let ok = true;
 for (const runtime of runtimes) {

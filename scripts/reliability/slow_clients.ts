@@ -14,16 +14,11 @@
 //   deno run -A scripts/reliability/slow_clients.ts [--clients=200]
 //     [--seconds=4] [--runtimes=deno,bun,node]
 
-import { mib, type Runtime, RUNTIMES, startServer } from "./_server.ts";
-
-function flag(name: string, fallback: string): string {
-  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return found === undefined ? fallback : found.slice(name.length + 3);
-}
+import { flag, mib, runtimesFlag, startServer } from "./_server.ts";
 
 const CLIENTS = Number(flag("clients", "200"));
 const SECONDS = Number(flag("seconds", "4"));
-const runtimes = flag("runtimes", RUNTIMES.join(",")).split(",") as Runtime[];
+const runtimes = runtimesFlag();
 const CHUNK = 1024;
 const STEP_MS = 16; // 16 bytes every 16 ms: 1 byte/ms
 const RUNTIME_SLACK = 1 << 20;

@@ -7,17 +7,12 @@
 //   deno run -A scripts/reliability/soak.ts [--seconds=60] [--warmup=10]
 //     [--connections=256] [--runtimes=deno,bun,node]
 
-import { mib, type Runtime, RUNTIMES, startServer } from "./_server.ts";
-
-function flag(name: string, fallback: string): string {
-  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return found === undefined ? fallback : found.slice(name.length + 3);
-}
+import { flag, mib, runtimesFlag, startServer } from "./_server.ts";
 
 const SECONDS = Number(flag("seconds", "60"));
 const WARMUP = Number(flag("warmup", "10"));
 const CONNECTIONS = Number(flag("connections", "256"));
-const runtimes = flag("runtimes", RUNTIMES.join(",")).split(",") as Runtime[];
+const runtimes = runtimesFlag();
 const script = new URL("soak.lua", import.meta.url).pathname;
 
 interface WrkResult {
@@ -91,11 +86,9 @@ for (const runtime of runtimes) {
       }/s), errors ${run.errors} (${run.summary}); streams ${after.streams}, close() ${after.closes}; ` +
         `RSS after warm-up ${mib(rssWarm)}, after the run ${mib(rssAfter)} (${
           growth >= 0 ? "+" : ""
-        }${
-          (growth * 100).toFixed(1)
-        }%); environ violations ${after.violations} — ${
-          pass ? "PASS" : "FAIL"
-        }`,
+        }${(growth * 100).toFixed(1)}%); JS heap ${mib(heapWarm)} -> ${
+          mib(heapAfter)
+        }; environ violations ${after.violations} — ${pass ? "PASS" : "FAIL"}`,
     );
   } finally {
     await server.stop();
