@@ -5,7 +5,7 @@
 // RSS after warm-up (both measured after full collections, both printed).
 //
 //   deno run -A scripts/reliability/soak.ts [--seconds=60] [--warmup=10]
-//     [--connections=256] [--runtimes=deno,bun,node]
+//     [--connections=256] [--rss-slack=0.1] [--runtimes=deno,bun,node]
 
 import { flag, mib, runtimesFlag, startServer } from "./_server.ts";
 
@@ -13,6 +13,10 @@ const SECONDS = Number(flag("seconds", "60"));
 const WARMUP = Number(flag("warmup", "10"));
 const CONNECTIONS = Number(flag("connections", "256"));
 const runtimes = runtimesFlag();
+// The allowed RSS growth. A 5 s CI run is still dominated by warm-up (heap
+// and buffer pools settling), so CI passes --rss-slack=0.25; the 60 s run
+// holds to 10%.
+const RSS_SLACK = Number(flag("rss-slack", "0.1"));
 const script = new URL("soak.lua", import.meta.url).pathname;
 
 interface WrkResult {
@@ -78,7 +82,7 @@ for (const runtime of runtimes) {
     const growth = (rssAfter - rssWarm) / rssWarm;
     const pass = run.errors === 0 && Number.isFinite(run.requests) &&
       run.requests > 0 && after.violations === 0 &&
-      after.closes === after.streams && growth <= 0.1;
+      after.closes === after.streams && growth <= RSS_SLACK;
     ok &&= pass;
     console.log(
       `soak ${runtime}: ${SECONDS} s at ${CONNECTIONS} connections, ${run.requests} requests (${

@@ -16,7 +16,7 @@ fi
 # tests/hostile_apps_test.ts at its default of 10,000 apps (twice: bare and
 # through validator).
 if [ "${1:-}" = "--short" ]; then
-  fuzz=0 aborts=500 soak="--seconds=5 --warmup=5" slow="--clients=50 --seconds=2"
+  fuzz=0 aborts=500 soak="--seconds=5 --warmup=5 --rss-slack=0.25" slow="--clients=50 --seconds=2"
 else
   fuzz=100000 aborts=10000 soak="--seconds=60 --warmup=10" slow="--clients=200 --seconds=4"
 fi
