@@ -11,6 +11,9 @@ const EMPTY = new Uint8Array(0);
 /** Marks the RangeError thrown when a body passes `maxBodySize`. */
 export const BODY_TOO_LARGE: unique symbol = Symbol("tsgi.bodyTooLarge");
 
+/** Marks the Error thrown when the client's body breaks off or is malformed. */
+export const BODY_BROKEN: unique symbol = Symbol("tsgi.bodyBroken");
+
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(total);
@@ -97,7 +100,23 @@ export class BodyInput implements InputStream {
     if (this.#done) return false;
     this.#reader ??= this.#source!.getReader();
     for (;;) {
-      const { done, value } = await this.#reader.read();
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await this.#reader.read();
+      } catch (cause) {
+        // The client's fault (a short or malformed body, a hang-up), not the
+        // app's: the gateway answers 400 if nothing was sent yet.
+        this.#done = true;
+        this.#buffer = EMPTY;
+        this.#offset = 0;
+        const error = new Error(
+          `Cannot read the request body: it ended early or was malformed after ${this.#received} bytes`,
+          { cause },
+        );
+        Object.defineProperty(error, BODY_BROKEN, { value: true });
+        throw error;
+      }
+      const { done, value } = step;
       if (done) {
         this.#done = true;
         this.#reader.releaseLock();
