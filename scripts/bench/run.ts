@@ -510,14 +510,35 @@ async function download(server: Server, bytes: number) {
   return { bytes, seconds };
 }
 
+/** A sparse file of `bytes` zeros to upload (read from the page cache). */
+function uploadFile(bytes: number): string {
+  const path = `${ROOT}.cache/upload-${bytes}.bin`;
+  Deno.mkdirSync(`${ROOT}.cache`, { recursive: true });
+  Deno.writeFileSync(path, new Uint8Array(0));
+  Deno.truncateSync(path, bytes);
+  return path;
+}
+
+// With a Content-Length, as browsers and most clients send a known body:
+// chunked framing would make Deno deliver 65,524 + 12 byte pieces, and every
+// read(65536) would have to join two of them.
 async function upload(server: Server, bytes: number) {
   const { code, out, err } = await run("taskset", [
     "-c",
     CLIENT_CORE,
-    "sh",
-    "-c",
-    `head -c ${bytes} /dev/zero | curl -sS -T - -X POST -H 'Expect:' ` +
-    `-H 'Content-Type: application/octet-stream' -w ' %{time_total}' ${server.url}`,
+    "curl",
+    "-sS",
+    "-T",
+    uploadFile(bytes),
+    "-X",
+    "POST",
+    "-H",
+    "Expect:",
+    "-H",
+    "Content-Type: application/octet-stream",
+    "-w",
+    " %{time_total}",
+    server.url,
   ]);
   const [count, seconds] = out.trim().split(/\s+/).map(Number);
   if (code !== 0 || count !== bytes) {
