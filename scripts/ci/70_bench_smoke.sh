@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Smoke run of the benchmark: every Deno/Bun server starts, answers hello
+# world, survives wrk, and streams 16 MiB each way with the byte counts
+# checked. Prints the table; asserts no timing (the box is shared).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/tools.sh
+command -v wrk >/dev/null && command -v curl >/dev/null || {
+  echo "bench smoke: wrk or curl missing; run deno task bench to install" >&2
+  exit 1
+}
+deno run --allow-all scripts/bench/run.ts --quick --no-python \
+  --stream-bytes 16777216 \
+  --only "raw deno,tsgi deno,tsgi-environ deno,hono deno,raw bun,tsgi bun,hono bun"
