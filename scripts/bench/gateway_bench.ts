@@ -3,25 +3,11 @@
 //   deno task bench:gateway
 import { toFetchHandler } from "../../mod.ts";
 import type { App } from "../../mod.ts";
+import { INFO, NINE, ONE } from "./_requests.ts";
 
 const TEXT = "Hello world!\n";
 const GREETING = new TextEncoder().encode(TEXT);
 const URL_ = "http://127.0.0.1:8000/";
-const INFO = { remoteAddr: { hostname: "127.0.0.1", port: 40000 } };
-
-const ONE: [string, string][] = [["host", "127.0.0.1:8000"]];
-const NINE: [string, string][] = [
-  ["host", "127.0.0.1:8000"],
-  ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"],
-  ["accept", "text/html,application/xhtml+xml,*/*;q=0.8"],
-  ["accept-language", "en-GB,en;q=0.9"],
-  ["accept-encoding", "gzip, deflate, br, zstd"],
-  ["cookie", "session=4f1c2a9e8b7d6c5e; theme=dark"],
-  ["referer", "http://127.0.0.1/index.html"],
-  ["sec-fetch-mode", "navigate"],
-  ["cache-control", "max-age=0"],
-];
-
 const hello: App = (environ, startResponse) => {
   if (environ.PATH_INFO !== "/") {
     startResponse("404 Not Found", [["Content-Type", "text/plain"]]);

@@ -3,6 +3,7 @@
 //   deno run -A scripts/bench/profile.ts --summary .cache/prof/FILE.cpuprofile
 import { toFetchHandler } from "../../mod.ts";
 import type { App } from "../../mod.ts";
+import { INFO, NINE, ONE } from "./_requests.ts";
 
 interface ProfileNode {
   id: number;
@@ -58,20 +59,8 @@ if (Deno.args[0] === "--summary") {
   const handler = toFetchHandler(
     Deno.args[0] === "environ" ? enumerating : hello,
   );
-  const headers: [string, string][] = [["host", "127.0.0.1:8000"]];
-  if (Deno.args[1] === "9") {
-    headers.push(
-      ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"],
-      ["accept", "text/html,application/xhtml+xml,*/*;q=0.8"],
-      ["accept-language", "en-GB,en;q=0.9"],
-      ["accept-encoding", "gzip, deflate, br, zstd"],
-      ["cookie", "session=4f1c2a9e8b7d6c5e; theme=dark"],
-      ["referer", "http://127.0.0.1/index.html"],
-      ["sec-fetch-mode", "navigate"],
-      ["cache-control", "max-age=0"],
-    );
-  }
-  const info = { remoteAddr: { hostname: "127.0.0.1", port: 40000 } };
+  const headers = Deno.args[1] === "9" ? NINE : ONE;
+  const info = INFO;
   const n = Number(Deno.args[2] ?? 300_000);
   const start = performance.now();
   for (let i = 0; i < n; i++) {

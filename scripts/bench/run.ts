@@ -274,83 +274,41 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   if (options.python) {
     const python = "/usr/bin/python3";
     const cwd = HERE;
-    const g = freePort();
     specs.push({
       name: "wsgiref",
       group: "python",
       cmd: [python, "hello_wsgi.py"],
       cwd,
     });
-    specs.push({
-      name: "gunicorn sync ×2",
-      group: "python",
-      cmd: [
-        "gunicorn",
-        "-w",
-        "2",
-        "-k",
-        "sync",
-        "-b",
-        `127.0.0.1:${g}`,
-        "hello_wsgi:app",
-      ],
-      cwd,
-      port: g,
-      ready: /Booting worker/,
-    });
-    const t = freePort();
-    specs.push({
-      name: "gunicorn gthread ×2×4",
-      group: "python",
-      cmd: [
-        "gunicorn",
-        "-w",
-        "2",
-        "-k",
-        "gthread",
-        "--threads",
-        "4",
-        "-b",
-        `127.0.0.1:${t}`,
-        "hello_wsgi:app",
-      ],
-      cwd,
-      port: t,
-      ready: /Booting worker/,
-    });
-    const u = freePort();
-    specs.push({
-      name: "uWSGI --http-socket ×2",
-      group: "python",
-      cmd: [
-        "uwsgi",
-        "--plugin",
-        "python3",
-        "--http-socket",
-        `127.0.0.1:${u}`,
-        "--wsgi-file",
-        "hello_wsgi.py",
-        "--callable",
-        "app",
-        "--master",
-        "--processes",
-        "2",
-        "--die-on-term",
-        "--disable-logging",
-      ],
-      cwd,
-      port: u,
-      ready: /spawned uWSGI worker 2/,
-    });
-    const w = freePort();
-    specs.push({
-      name: "waitress",
-      group: "python",
-      cmd: ["waitress-serve", `--listen=127.0.0.1:${w}`, "hello_wsgi:app"],
-      cwd,
-      port: w,
-      ready: /Serving on/,
-    });
+    // name, the command given its bind address, the line that says ready.
+    const prefork: [string, (bind: string) => string[], RegExp][] = [
+      ["gunicorn sync ×2", (bind) => [
+        ...["gunicorn", "-w", "2", "-k", "sync", "-b", bind, "hello_wsgi:app"],
+      ], /Booting worker/],
+      ["gunicorn gthread ×2×4", (bind) => [
+        ...["gunicorn", "-w", "2", "-k", "gthread", "--threads", "4"],
+        ...["-b", bind, "hello_wsgi:app"],
+      ], /Booting worker/],
+      ["uWSGI --http-socket ×2", (bind) => [
+        ...["uwsgi", "--plugin", "python3", "--http-socket", bind],
+        ...["--wsgi-file", "hello_wsgi.py", "--callable", "app", "--master"],
+        ...["--processes", "2", "--die-on-term", "--disable-logging"],
+      ], /spawned uWSGI worker 2/],
+      ["waitress", (bind) => [
+        ...["waitress-serve", `--listen=${bind}`, "hello_wsgi:app"],
+      ], /Serving on/],
+    ];
+    for (const [name, cmd, ready] of prefork) {
+      const port = freePort();
+      specs.push({
+        name,
+        group: "python",
+        cmd: cmd(`127.0.0.1:${port}`),
+        cwd,
+        port,
+        ready,
+      });
+    }
   }
   return options.only === undefined
     ? specs
