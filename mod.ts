@@ -25,3 +25,4 @@ export { toFetchHandler } from "./src/to_fetch_handler.ts";
 export { BodyInput } from "./src/input_stream.ts";
 export { LogStream } from "./src/error_stream.ts";
 export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";
+export { type CgiOptions, runWithCgi } from "./src/cgi.ts";
