@@ -101,7 +101,9 @@ export class Exchange {
   #iteratorDone = false;
   #closed = false;
   #resolve: ((response: Response | Promise<Response>) => void) | undefined;
-  #wake: (() => void) | undefined;
+  // A pull waiting for an async app that committed by write(): true when
+  // a write filled the read it was called for, false to pull again.
+  #wake: ((filled: boolean) => void) | undefined;
   #drain: (() => void)[] | undefined;
 
   constructor(ctx: ExchangeContext) {
@@ -168,7 +170,7 @@ export class Exchange {
     if (this.#discard) return RESOLVED;
     if (this.#ended) throw new Error("Cannot write(): the response has ended");
     this.#enqueue(chunk);
-    this.#wake?.();
+    this.#wake?.(true);
     const controller = this.#controller;
     if (controller === undefined || this.#ended) return RESOLVED;
     return (controller.desiredSize ?? 0) >= 0
@@ -271,7 +273,7 @@ export class Exchange {
     if (this.#committed) {
       // Headers went out with an earlier write(); the result continues it.
       if (this.#discard || this.#ended) this.#closeResult();
-      else this.#wake?.();
+      else this.#wake?.(false);
       return undefined;
     }
     if (this.#written !== undefined) return this.#commit();
@@ -424,7 +426,13 @@ export class Exchange {
         );
       }
       this.#closeResult();
-      return this.#respond(cl === -1 ? source : source.slice(0, cl));
+      // Runtimes stream a Blob body chunked; its size is known, so say it.
+      return cl === -1
+        ? this.#respond(source, [
+          ...this.#headers!,
+          ["content-length", String(source.size)],
+        ])
+        : this.#respond(source.slice(0, cl));
     }
     if (source instanceof ReadableStream && cl === -1) {
       wrapper.handOff();
@@ -516,7 +524,7 @@ export class Exchange {
       cancel: () => {
         this.#cancelled = true;
         this.#ended = true;
-        this.#wake?.();
+        this.#wake?.(false);
         this.#closeResult();
       },
     }, { highWaterMark: 0 });
@@ -574,13 +582,16 @@ export class Exchange {
     const iterator = this.#iterator;
     if (iterator === undefined) {
       if (this.#appDone) return this.#end();
-      // An async app that committed by write() is still running.
-      return new Promise<void>((resolve) => {
-        this.#wake = () => {
+      // An async app that committed by write() is still running. A pull
+      // that settles without enqueuing is not called again for the same
+      // read (WHATWG Streams), so when woken by anything but a write, pull
+      // again from here.
+      return new Promise<boolean>((resolve) => {
+        this.#wake = (filled) => {
           this.#wake = undefined;
-          resolve();
+          resolve(filled);
         };
-      });
+      }).then((filled) => filled ? undefined : this.#pull());
     }
     if (this.#result !== undefined && Symbol.asyncIterator in this.#result) {
       return this.#pullAsync(iterator as AsyncIterator<Uint8Array>);
@@ -660,7 +671,7 @@ export class Exchange {
     this.#ended = true;
     this.#log(`${what} after the response started`, error);
     this.#controller?.error(error);
-    this.#wake?.();
+    this.#wake?.(false);
     this.#closeResult();
   }
 
