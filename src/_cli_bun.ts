@@ -2,9 +2,7 @@
 // sharing the port with SO_REUSEPORT (Bun has no cluster round-robin).
 
 import process from "node:process";
-import { spawn as spawnChild } from "node:child_process";
-import { Readable } from "node:stream";
-import { type CliHost, relayWorkerStderr } from "./_cli_host.ts";
+import type { CliHost } from "./_cli_host.ts";
 import { nodeHost, respawn } from "./_cli_node.ts";
 
 /** The CLI's host on Bun. */
@@ -19,31 +17,8 @@ export function bunHost(): CliHost {
       }
     },
     reusePort: true,
-    startWorker(args, env) {
-      const child = spawnChild(process.execPath, [process.argv[1], ...args], {
-        stdio: ["pipe", "inherit", "pipe"],
-        env: { ...process.env, ...env },
-      });
-      return {
-        pid: child.pid ?? -1,
-        ready: relayWorkerStderr(
-          Readable.toWeb(child.stderr!) as unknown as ReadableStream<
-            Uint8Array
-          >,
-          host.writeErr,
-        ),
-        exited: new Promise((resolve) =>
-          child.on(
-            "exit",
-            (code, signal) =>
-              resolve(code ?? (signal === "SIGKILL" ? 137 : 143)),
-          )
-        ),
-        kill(signal) {
-          child.kill(signal);
-        },
-      };
-    },
-    watch: (args, env) => respawn(["--watch"], args, env),
+    startWorker: (args, env) => respawn([], args, env, true),
+    watch: (args, env) =>
+      respawn(["--watch", "--no-clear-screen"], args, env, false),
   };
 }

@@ -1,11 +1,7 @@
 // The CLI's runtime on Deno: workers are `deno run` child processes
 // sharing the port with SO_REUSEPORT; --reload is `deno run --watch`.
 
-import {
-  type ChildProcess,
-  type CliHost,
-  relayWorkerStderr,
-} from "./_cli_host.ts";
+import { type ChildProcess, type CliHost, relayStderr } from "./_cli_host.ts";
 
 const encoder = new TextEncoder();
 
@@ -49,22 +45,25 @@ function permissionFlags(modulePath: string | undefined): string[] {
 function spawn(
   args: string[],
   env: Record<string, string>,
-  relay: boolean,
+  worker: boolean,
 ): ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args,
     env,
     // A worker's stdin is a pipe from us: when we die it reads EOF.
-    stdin: relay ? "piped" : "inherit",
+    stdin: worker ? "piped" : "inherit",
     stdout: "inherit",
-    stderr: relay ? "piped" : "inherit",
+    stderr: "piped",
   }).spawn();
   const exited = child.status.then((status) => status.code);
+  const { ready, done } = relayStderr(
+    child.stderr,
+    (text) => writeAll(Deno.stderr, text),
+  );
   return {
     pid: child.pid,
-    ready: relay
-      ? relayWorkerStderr(child.stderr, (text) => writeAll(Deno.stderr, text))
-      : Promise.resolve(),
+    ready,
+    done,
     exited,
     kill(signal) {
       try {
@@ -134,7 +133,14 @@ export function denoHost(modulePath?: () => string | undefined): CliHost {
     },
     watch(args, env) {
       return spawn(
-        ["run", "--watch", ...permissionFlags(modulePath?.()), cli, ...args],
+        [
+          "run",
+          "--watch",
+          "--no-clear-screen",
+          ...permissionFlags(modulePath?.()),
+          cli,
+          ...args,
+        ],
         env,
         false,
       );

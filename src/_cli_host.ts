@@ -8,6 +8,11 @@ export interface ChildProcess {
   readonly ready: Promise<void>;
   /** Settles with the exit code (128 + n for a signal). */
   readonly exited: Promise<number>;
+  /**
+   * Settles once the CLI in the child has finished serving (its exit line),
+   * or has exited: a watch-mode runner outlives the script it runs.
+   */
+  readonly done: Promise<void>;
   kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 
@@ -50,6 +55,8 @@ export interface CliHost {
 
 /** The marker line a worker prints once it listens. */
 export const BOOT_LINE = "Booting worker with pid: ";
+/** The marker line a worker prints once it has stopped serving. */
+export const EXIT_LINE = "Worker exiting (pid: ";
 
 /** Turns a stream of text into lines, calling `line` for each. */
 export async function forEachLine(
@@ -71,18 +78,22 @@ export async function forEachLine(
 }
 
 /**
- * Relays a worker's stderr to ours line by line (lines from several
- * workers never mix) and resolves `ready` at its boot line.
+ * Relays a child CLI's stderr to ours line by line (lines from several
+ * children never mix); `ready` settles at its boot line, `done` at its
+ * exit line or the end of the stream.
  */
-export function relayWorkerStderr(
+export function relayStderr(
   stream: ReadableStream<Uint8Array>,
   write: (text: string) => void,
-): Promise<void> {
-  let resolve!: () => void;
-  const ready = new Promise<void>((r) => resolve = r);
+): { ready: Promise<void>; done: Promise<void> } {
+  let booted!: () => void;
+  let finished!: () => void;
+  const ready = new Promise<void>((resolve) => booted = resolve);
+  const done = new Promise<void>((resolve) => finished = resolve);
   forEachLine(stream, (text) => {
     write(text);
-    if (text.includes(BOOT_LINE)) resolve();
-  }).catch(() => {});
-  return ready;
+    if (text.includes(BOOT_LINE)) booted();
+    if (text.includes(EXIT_LINE)) finished();
+  }).catch(() => {}).finally(finished);
+  return { ready, done };
 }

@@ -2,12 +2,13 @@
 // primary accepts and hands connections round-robin); --reload is
 // `node --watch`. Bun shares this file except for workers (_cli_bun.ts).
 
-import process from "node:process";
 import cluster from "node:cluster";
 import { spawn as spawnChild } from "node:child_process";
 import { existsSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
-import type { ChildProcess, CliHost } from "./_cli_host.ts";
+import process from "node:process";
+import { Readable } from "node:stream";
+import { type ChildProcess, type CliHost, relayStderr } from "./_cli_host.ts";
 
 function writeAll(fd: number, text: string): void {
   const bytes = new TextEncoder().encode(text);
@@ -21,20 +22,32 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
-/** Runs the runtime again on this script, stdio shared. */
+/**
+ * Runs the runtime again on this script; its stderr is relayed. A worker's
+ * stdin is a pipe from us, so it reads EOF when we die.
+ */
 export function respawn(
   runtimeArgs: string[],
   args: string[],
   env: Record<string, string>,
+  worker: boolean,
 ): ChildProcess {
   const child = spawnChild(
     process.execPath,
     [...runtimeArgs, process.argv[1], ...args],
-    { stdio: "inherit", env: { ...process.env, ...env } },
+    {
+      stdio: [worker ? "pipe" : "inherit", "inherit", "pipe"],
+      env: { ...process.env, ...env },
+    },
+  );
+  const { ready, done } = relayStderr(
+    Readable.toWeb(child.stderr!) as unknown as ReadableStream<Uint8Array>,
+    (text) => writeAll(2, text),
   );
   return {
     pid: child.pid ?? -1,
-    ready: Promise.resolve(),
+    ready,
+    done,
     exited: new Promise((resolve) =>
       child.on(
         "exit",
@@ -94,22 +107,29 @@ export function nodeHost(): CliHost {
     startWorker(args, env) {
       cluster.setupPrimary({ args, silent: false });
       const worker = cluster.fork(env);
+      const exited = new Promise<number>((resolve) =>
+        worker.once(
+          "exit",
+          (code, signal) => resolve(code ?? (signal === "SIGKILL" ? 137 : 143)),
+        )
+      );
       return {
         pid: worker.process.pid ?? -1,
         ready: new Promise((resolve) => worker.once("listening", resolve)),
-        exited: new Promise((resolve) =>
-          worker.once(
-            "exit",
-            (code, signal) =>
-              resolve(code ?? (signal === "SIGKILL" ? 137 : 143)),
-          )
-        ),
+        done: exited.then(() => {}),
+        exited,
         kill(signal) {
           worker.process.kill(signal);
         },
       };
     },
-    watch: (args, env) => respawn(["--watch", ...process.execArgv], args, env),
+    watch: (args, env) =>
+      respawn(
+        ["--watch", "--watch-preserve-output", ...process.execArgv],
+        args,
+        env,
+        false,
+      ),
     exit: (code) => process.exit(code),
   };
 }

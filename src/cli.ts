@@ -553,11 +553,15 @@ export async function main(args?: readonly string[]): Promise<number> {
     const child = host.watch(argsFor(options, options.port), {});
     let signals = 0;
     const stop = host.onSignal(() => {
-      child.kill(++signals > 1 ? "SIGKILL" : "SIGTERM");
+      if (++signals > 1) return child.kill("SIGKILL");
+      child.kill("SIGTERM");
+      // A watch-mode runner (Deno's, Bun's) outlives the script it runs:
+      // once the server has shut down gracefully, end the runner too.
+      child.done.then(() => child.kill("SIGKILL"));
     });
     const code = await child.exited;
     stop();
-    return code;
+    return signals > 0 ? 0 : code;
   }
   const worker = host.env("TSGI_WORKER") === "1";
   if (options.workers > 1 && !worker) return await supervise(host, options);

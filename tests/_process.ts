@@ -74,10 +74,19 @@ export class LineReader {
     });
   }
 
-  /** The first line (seen or to come) matching `pattern`; "" if the stream ends first. */
-  waitFor(pattern: RegExp | string): Promise<string> {
+  /**
+   * The first line (seen or to come) matching `pattern` (a substring, a
+   * RegExp or a predicate); "" if the stream ends first.
+   */
+  waitFor(
+    pattern: RegExp | string | ((line: string) => boolean),
+  ): Promise<string> {
     const test = (line: string) =>
-      typeof pattern === "string" ? line.includes(pattern) : pattern.test(line);
+      typeof pattern === "string"
+        ? line.includes(pattern)
+        : pattern instanceof RegExp
+        ? pattern.test(line)
+        : pattern(line);
     const seen = this.lines.find(test);
     if (seen !== undefined) return Promise.resolve(seen);
     if (this.#ended) return Promise.resolve("");
