@@ -1,36 +1,30 @@
 // The CGI gateway's process I/O on Deno.
 
 import { type CgiIo, parseEnvironBlock } from "./_cgi.ts";
+import { deno } from "./_deno_shape.ts";
 
 const encoder = new TextEncoder();
 
-function rawEnv(): Map<string, Uint8Array> | undefined {
-  // Deno reads /proc/self/environ only with --allow-all (it would bypass
-  // --allow-env); ask first so a terminal is never prompted.
-  const path = "/proc/self/environ";
-  if (
-    Deno.build.os !== "linux" ||
-    Deno.permissions.querySync({ name: "read", path }).state !== "granted"
-  ) return undefined;
-  try {
-    return parseEnvironBlock(Deno.readFileSync(path));
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeAll(chunk: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < chunk.length;) {
-    offset += await Deno.stdout.write(chunk.subarray(offset));
-  }
-}
-
 /** Deno's stdin, stdout, stderr and environment. */
-export function denoCgiIo(): CgiIo {
+export function cgiIo(): CgiIo {
+  const Deno = deno();
   return {
     // toObject() leaves out variables that are not valid UTF-8.
     env: () => Deno.env.toObject(),
-    rawEnv,
+    rawEnv() {
+      // Deno reads /proc/self/environ only with --allow-all (it would
+      // bypass --allow-env); ask first so a terminal is never prompted.
+      const path = "/proc/self/environ";
+      if (
+        Deno.build.os !== "linux" ||
+        Deno.permissions.querySync({ name: "read", path }).state !== "granted"
+      ) return undefined;
+      try {
+        return parseEnvironBlock(Deno.readFileSync(path));
+      } catch {
+        return undefined;
+      }
+    },
     unreadable: (names) =>
       names.filter((name) => {
         try {
@@ -41,7 +35,11 @@ export function denoCgiIo(): CgiIo {
         }
       }),
     stdin: () => Deno.stdin.readable,
-    write: writeAll,
+    async write(chunk) {
+      for (let offset = 0; offset < chunk.length;) {
+        offset += await Deno.stdout.write(chunk.subarray(offset));
+      }
+    },
     error(text) {
       const bytes = encoder.encode(text);
       for (let offset = 0; offset < bytes.length;) {

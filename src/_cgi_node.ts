@@ -1,21 +1,12 @@
 // The CGI gateway's process I/O on Node and Bun.
 
-import process from "node:process";
-import { readFileSync, writeSync } from "node:fs";
-import { Readable } from "node:stream";
 import { type CgiIo, parseEnvironBlock } from "./_cgi.ts";
-
-function rawEnv(): Map<string, Uint8Array> | undefined {
-  if (process.platform !== "linux") return undefined;
-  try {
-    return parseEnvironBlock(readFileSync("/proc/self/environ"));
-  } catch {
-    return undefined;
-  }
-}
+import { nodeModules, nodeProcess } from "./_node_shape.ts";
 
 /** Node's (and Bun's) stdin, stdout, stderr and environment. */
-export function nodeCgiIo(): CgiIo {
+export async function cgiIo(): Promise<CgiIo> {
+  const process = nodeProcess();
+  const { fs, stream } = await nodeModules("fs", "stream");
   // A host that hangs up makes stdout emit "error"; the write's callback
   // reports it, so the event must not crash the process.
   const ignore = () => {};
@@ -28,11 +19,17 @@ export function nodeCgiIo(): CgiIo {
       }
       return env;
     },
-    rawEnv,
+    rawEnv() {
+      if (process.platform !== "linux") return undefined;
+      try {
+        return parseEnvironBlock(fs.readFileSync("/proc/self/environ"));
+      } catch {
+        return undefined;
+      }
+    },
     // Node decodes every variable, with U+FFFD for bytes that are not UTF-8.
     unreadable: () => [],
-    stdin: () =>
-      Readable.toWeb(process.stdin) as unknown as ReadableStream<Uint8Array>,
+    stdin: () => stream.Readable.toWeb(process.stdin),
     write: (chunk) =>
       new Promise((resolve, reject) => {
         process.stdout.write(
@@ -42,7 +39,7 @@ export function nodeCgiIo(): CgiIo {
       }),
     error(text) {
       try {
-        writeSync(2, text);
+        fs.writeSync(2, text);
       } catch {
         // Nowhere left to report to.
       }

@@ -2,15 +2,9 @@
 // sharing the port with SO_REUSEPORT; --reload is `deno run --watch`.
 
 import { type ChildProcess, type CliHost, relayStderr } from "./_cli_host.ts";
+import { deno, type DenoLike } from "./_deno_shape.ts";
 
 const encoder = new TextEncoder();
-
-function writeAll(file: { writeSync(p: Uint8Array): number }, text: string) {
-  const bytes = encoder.encode(text);
-  for (let offset = 0; offset < bytes.length;) {
-    offset += file.writeSync(bytes.subarray(offset));
-  }
-}
 
 const PERMISSIONS = [
   "read",
@@ -26,9 +20,9 @@ const PERMISSIONS = [
 /**
  * The permission flags that give a child what this process holds. Deno
  * does not tell how a scoped grant was written, so only whole grants are
- * passed on; a scoped one becomes the scope the child surely needs.
+ * passed on, plus read access to the module being served.
  */
-function permissionFlags(modulePath: string | undefined): string[] {
+function permissionFlags(Deno: DenoLike, modulePath?: string): string[] {
   const granted = PERMISSIONS.filter((name) =>
     Deno.permissions.querySync({ name }).state === "granted"
   );
@@ -42,42 +36,50 @@ function permissionFlags(modulePath: string | undefined): string[] {
   return [...flags, "--no-prompt"];
 }
 
-function spawn(
-  args: string[],
-  env: Record<string, string>,
-  worker: boolean,
-): ChildProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env,
-    // A worker's stdin is a pipe from us: when we die it reads EOF.
-    stdin: worker ? "piped" : "inherit",
-    stdout: "inherit",
-    stderr: "piped",
-  }).spawn();
-  const exited = child.status.then((status) => status.code);
-  const { ready, done } = relayStderr(
-    child.stderr,
-    (text) => writeAll(Deno.stderr, text),
-  );
-  return {
-    pid: child.pid,
-    ready,
-    done,
-    exited,
-    kill(signal) {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    },
-  };
-}
-
 /** The CLI's host on Deno. */
-export function denoHost(modulePath?: () => string | undefined): CliHost {
+export function cliHost(): CliHost {
+  const Deno = deno();
   const cli = new URL("./cli.ts", import.meta.url).href;
+  const writeAll = (
+    file: { writeSync(p: Uint8Array): number },
+    text: string,
+  ) => {
+    const bytes = encoder.encode(text);
+    for (let offset = 0; offset < bytes.length;) {
+      offset += file.writeSync(bytes.subarray(offset));
+    }
+  };
+  const spawn = (
+    args: string[],
+    env: Record<string, string>,
+    worker: boolean,
+  ): ChildProcess => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      env,
+      // A worker's stdin is a pipe from us: when we die it reads EOF.
+      stdin: worker ? "piped" : "inherit",
+      stdout: "inherit",
+      stderr: "piped",
+    }).spawn();
+    const { ready, done } = relayStderr(
+      child.stderr,
+      (text) => writeAll(Deno.stderr, text),
+    );
+    return {
+      pid: child.pid,
+      ready,
+      done,
+      exited: child.status.then((status) => status.code),
+      kill(signal) {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      },
+    };
+  };
   return {
     runtime: `deno ${Deno.version.deno}`,
     pid: Deno.pid,
@@ -112,39 +114,37 @@ export function denoHost(modulePath?: () => string | undefined): CliHost {
     },
     probePort(hostname, port) {
       const listener = Deno.listen({ hostname, port });
-      const bound = (listener.addr as Deno.NetAddr).port;
+      const bound = listener.addr.port;
       listener.close();
       return Promise.resolve(bound);
     },
     isAddrInUse: (error) => error instanceof Deno.errors.AddrInUse,
     reusePort: true,
-    startWorker(args, env) {
-      return spawn(
+    startWorker: (args, env, modulePath) =>
+      spawn(
         [
           "run",
-          ...permissionFlags(modulePath?.()),
+          ...permissionFlags(Deno, modulePath),
           "--unstable-net",
           cli,
           ...args,
         ],
         env,
         true,
-      );
-    },
-    watch(args, env) {
-      return spawn(
+      ),
+    watch: (args, env, modulePath) =>
+      spawn(
         [
           "run",
           "--watch",
           "--no-clear-screen",
-          ...permissionFlags(modulePath?.()),
+          ...permissionFlags(Deno, modulePath),
           cli,
           ...args,
         ],
         env,
         false,
-      );
-    },
+      ),
     exit: (code) => Deno.exit(code),
   };
 }

@@ -45,11 +45,20 @@ export interface CliHost {
   readonly reusePort: boolean;
   /**
    * Starts one more worker running `args` (this CLI's arguments) with
-   * `env` added; ready once it listens.
+   * `env` added; ready once it listens. `modulePath` is the local module
+   * served, which the child must be allowed to read.
    */
-  startWorker(args: string[], env: Record<string, string>): ChildProcess;
+  startWorker(
+    args: string[],
+    env: Record<string, string>,
+    modulePath?: string,
+  ): ChildProcess;
   /** Runs this CLI again with `args` under the runtime's watch mode. */
-  watch(args: string[], env: Record<string, string>): ChildProcess;
+  watch(
+    args: string[],
+    env: Record<string, string>,
+    modulePath?: string,
+  ): ChildProcess;
   exit(code: number): never;
 }
 

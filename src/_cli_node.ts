@@ -2,76 +2,87 @@
 // primary accepts and hands connections round-robin); --reload is
 // `node --watch`. Bun shares this file except for workers (_cli_bun.ts).
 
-import cluster from "node:cluster";
-import { spawn as spawnChild } from "node:child_process";
-import { existsSync, writeSync } from "node:fs";
-import { createServer } from "node:net";
-import process from "node:process";
-import { Readable } from "node:stream";
 import { type ChildProcess, type CliHost, relayStderr } from "./_cli_host.ts";
+import { type NodeChild, nodeModules, nodeProcess } from "./_node_shape.ts";
 
-function writeAll(fd: number, text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  for (let offset = 0; offset < bytes.length;) {
-    try {
-      offset += writeSync(fd, bytes, offset);
-    } catch (error) {
-      // A non-blocking pipe that is full: try again.
-      if ((error as { code?: string }).code !== "EAGAIN") throw error;
+const encoder = new TextEncoder();
+
+/** The exit code of a child that ended with `code` or by `signal`. */
+function exitCode(code: number | null, signal: string | null): number {
+  return code ?? (signal === "SIGKILL" ? 137 : signal === "SIGINT" ? 130 : 143);
+}
+
+function exitOf(child: NodeChild): Promise<number> {
+  return new Promise((resolve) =>
+    child.once(
+      "exit",
+      (code: number | null, signal: string | null) =>
+        resolve(exitCode(code, signal)),
+    )
+  );
+}
+
+/** The CLI's host on Node; `bun` adapts it for Bun. */
+export async function cliHost(): Promise<CliHost> {
+  const process = nodeProcess();
+  const { fs, stream, childProcess, cluster, net } = await nodeModules(
+    "fs",
+    "stream",
+    "childProcess",
+    "cluster",
+    "net",
+  );
+  const writeAll = (fd: number, text: string) => {
+    const bytes = encoder.encode(text);
+    for (let offset = 0; offset < bytes.length;) {
+      try {
+        offset += fs.writeSync(fd, bytes.subarray(offset));
+      } catch (error) {
+        // A non-blocking pipe that is full: try again.
+        if ((error as { code?: string }).code !== "EAGAIN") throw error;
+      }
     }
-  }
-}
-
-/**
- * Runs the runtime again on this script; its stderr is relayed. A worker's
- * stdin is a pipe from us, so it reads EOF when we die.
- */
-export function respawn(
-  runtimeArgs: string[],
-  args: string[],
-  env: Record<string, string>,
-  worker: boolean,
-): ChildProcess {
-  const child = spawnChild(
-    process.execPath,
-    [...runtimeArgs, process.argv[1], ...args],
-    {
-      stdio: [worker ? "pipe" : "inherit", "inherit", "pipe"],
-      env: { ...process.env, ...env },
-    },
-  );
-  const { ready, done } = relayStderr(
-    Readable.toWeb(child.stderr!) as unknown as ReadableStream<Uint8Array>,
-    (text) => writeAll(2, text),
-  );
-  return {
-    pid: child.pid ?? -1,
-    ready,
-    done,
-    exited: new Promise((resolve) =>
-      child.on(
-        "exit",
-        (code, signal) => resolve(code ?? (signal === "SIGKILL" ? 137 : 143)),
-      )
-    ),
-    kill(signal) {
-      child.kill(signal);
-    },
   };
-}
-
-/** The CLI's host on Node (and, with _cli_bun.ts's changes, Bun). */
-export function nodeHost(): CliHost {
-  const runtime = typeof process.versions.bun === "string"
-    ? `bun ${process.versions.bun}`
-    : `node ${process.versions.node}`;
+  /**
+   * Runs the runtime again on this script; its stderr is relayed. A
+   * worker's stdin is a pipe from us, so it reads EOF when we die.
+   */
+  const respawn = (
+    runtimeArgs: string[],
+    args: string[],
+    env: Record<string, string>,
+    worker: boolean,
+  ): ChildProcess => {
+    const child = childProcess.spawn(
+      process.execPath,
+      [...runtimeArgs, process.argv[1], ...args],
+      {
+        stdio: [worker ? "pipe" : "inherit", "inherit", "pipe"],
+        env: { ...process.env, ...env },
+      },
+    );
+    const { ready, done } = relayStderr(
+      stream.Readable.toWeb(child.stderr!),
+      (text) => writeAll(2, text),
+    );
+    return {
+      pid: child.pid ?? -1,
+      ready,
+      done,
+      exited: exitOf(child),
+      kill(signal) {
+        child.kill(signal);
+      },
+    };
+  };
+  const bun = process.versions.bun;
   return {
-    runtime,
+    runtime: bun === undefined ? `node ${process.versions.node}` : `bun ${bun}`,
     pid: process.pid,
     args: process.argv.slice(2),
     env: (name) => process.env[name],
     cwd: () => process.cwd(),
-    exists: (path) => existsSync(path),
+    exists: (path) => fs.existsSync(path),
     writeOut: (text) => writeAll(1, text),
     writeErr: (text) => writeAll(2, text),
     onSignal(handler) {
@@ -84,13 +95,21 @@ export function nodeHost(): CliHost {
         process.off("SIGTERM", term);
       };
     },
-    supervisorGone() {
-      // A cluster worker's IPC channel closes when the primary dies.
-      return new Promise((resolve) => process.once("disconnect", resolve));
+    async supervisorGone() {
+      if (bun === undefined) {
+        // A cluster worker's IPC channel closes when the primary dies.
+        return await new Promise((resolve) =>
+          process.once("disconnect", resolve)
+        );
+      }
+      // A Bun worker's stdin is a pipe from the supervisor.
+      for await (const _ of process.stdin) {
+        // The supervisor never writes; anything read is ignored.
+      }
     },
     probePort(hostname, port) {
       return new Promise((resolve, reject) => {
-        const server = createServer();
+        const server = net.createServer();
         server.once("error", reject);
         server.listen({ host: hostname, port, exclusive: true }, () => {
           const address = server.address();
@@ -103,16 +122,13 @@ export function nodeHost(): CliHost {
     },
     isAddrInUse: (error) =>
       (error as { code?: string } | null)?.code === "EADDRINUSE",
-    reusePort: false,
+    // Bun has SO_REUSEPORT but no cluster round-robin; Node the reverse.
+    reusePort: bun !== undefined,
     startWorker(args, env) {
+      if (bun !== undefined) return respawn([], args, env, true);
       cluster.setupPrimary({ args, silent: false });
       const worker = cluster.fork(env);
-      const exited = new Promise<number>((resolve) =>
-        worker.once(
-          "exit",
-          (code, signal) => resolve(code ?? (signal === "SIGKILL" ? 137 : 143)),
-        )
-      );
+      const exited = exitOf(worker.process);
       return {
         pid: worker.process.pid ?? -1,
         ready: new Promise((resolve) => worker.once("listening", resolve)),
@@ -125,7 +141,9 @@ export function nodeHost(): CliHost {
     },
     watch: (args, env) =>
       respawn(
-        ["--watch", "--watch-preserve-output", ...process.execArgv],
+        bun === undefined
+          ? ["--watch", "--watch-preserve-output", ...process.execArgv]
+          : ["--watch", "--no-clear-screen"],
         args,
         env,
         false,

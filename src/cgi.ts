@@ -5,9 +5,7 @@
  * @module
  */
 
-import { type CgiOptions, runCgi } from "./_cgi.ts";
-import { denoCgiIo } from "./_cgi_deno.ts";
-import { nodeCgiIo } from "./_cgi_node.ts";
+import { type CgiIo, type CgiOptions, runCgi } from "./_cgi.ts";
 import type { App } from "./types.ts";
 
 export type { CgiOptions } from "./_cgi.ts";
@@ -55,8 +53,9 @@ export async function runWithCgi(
       `Cannot run ${typeof app} as a CGI script: expected an application function`,
     );
   }
-  const io = typeof (globalThis as { Deno?: unknown }).Deno === "object"
-    ? denoCgiIo()
-    : nodeCgiIo();
+  // Only the running runtime's file is loaded.
+  const io: CgiIo = typeof (globalThis as { Deno?: unknown }).Deno === "object"
+    ? (await import("./_cgi_deno.ts")).cgiIo()
+    : await (await import("./_cgi_node.ts")).cgiIo();
   await runCgi(app, io, options);
 }

@@ -16,9 +16,6 @@ import { serve, type Server } from "./serve.ts";
 import { VERSION } from "./_environ.ts";
 import type { ChildProcess, CliHost } from "./_cli_host.ts";
 import { BOOT_LINE } from "./_cli_host.ts";
-import { denoHost } from "./_cli_deno.ts";
-import { nodeHost } from "./_cli_node.ts";
-import { bunHost } from "./_cli_bun.ts";
 import type { App } from "./types.ts";
 
 const USAGE = `Usage: tsgi [options] MODULE[:NAME]
@@ -345,15 +342,12 @@ function urlOf(hostname: string, port: number): string {
   }:${port}`;
 }
 
-function hostFor(): CliHost {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (typeof g.Deno === "object") return denoHost(() => modulePath);
-  if (typeof g.Bun === "object") return bunHost();
-  return nodeHost();
+/** The running runtime's host; only its file is loaded. */
+async function hostFor(): Promise<CliHost> {
+  return typeof (globalThis as { Deno?: unknown }).Deno === "object"
+    ? (await import("./_cli_deno.ts")).cliHost()
+    : await (await import("./_cli_node.ts")).cliHost();
 }
-
-// The local module being served, for Deno workers' permissions.
-let modulePath: string | undefined;
 
 /** Serves in this process: the only one, or one worker of several. */
 async function serveHere(
@@ -424,7 +418,11 @@ async function serveHere(
 }
 
 /** Runs N workers on one port and looks after them. */
-async function supervise(host: CliHost, options: CliOptions): Promise<number> {
+async function supervise(
+  host: CliHost,
+  options: CliOptions,
+  modulePath: string | undefined,
+): Promise<number> {
   const log = logger(host);
   let port: number;
   try {
@@ -467,7 +465,7 @@ async function supervise(host: CliHost, options: CliOptions): Promise<number> {
     for (const child of children) child.kill("SIGTERM");
   });
   const start = async (): Promise<number | undefined> => {
-    const child = host.startWorker(args, env);
+    const child = host.startWorker(args, env, modulePath);
     children.add(child);
     const early = await Promise.race([
       child.ready.then(() => undefined),
@@ -531,7 +529,7 @@ async function supervise(host: CliHost, options: CliOptions): Promise<number> {
  * ```
  */
 export async function main(args?: readonly string[]): Promise<number> {
-  const host = hostFor();
+  const host = await hostFor();
   const parsed = parseArgs(args ?? host.args);
   switch (parsed.kind) {
     case "help":
@@ -546,11 +544,13 @@ export async function main(args?: readonly string[]): Promise<number> {
   }
   const options = parsed.options;
   const { module } = splitTarget(options.target);
-  if (!isUrl(module)) {
-    modulePath = module.startsWith("/") ? module : `${host.cwd()}/${module}`;
-  }
+  const modulePath = isUrl(module)
+    ? undefined
+    : module.startsWith("/")
+    ? module
+    : `${host.cwd()}/${module}`;
   if (options.reload) {
-    const child = host.watch(argsFor(options, options.port), {});
+    const child = host.watch(argsFor(options, options.port), {}, modulePath);
     let signals = 0;
     const stop = host.onSignal(() => {
       if (++signals > 1) return child.kill("SIGKILL");
@@ -564,11 +564,13 @@ export async function main(args?: readonly string[]): Promise<number> {
     return signals > 0 ? 0 : code;
   }
   const worker = host.env("TSGI_WORKER") === "1";
-  if (options.workers > 1 && !worker) return await supervise(host, options);
+  if (options.workers > 1 && !worker) {
+    return await supervise(host, options, modulePath);
+  }
   return await serveHere(host, options, worker);
 }
 
 if ((import.meta as { main?: boolean }).main) {
   const status = await main();
-  hostFor().exit(status);
+  (await hostFor()).exit(status);
 }

@@ -24,7 +24,7 @@ const LIGHTTPD = which("lighttpd") ?? "/usr/sbin/lighttpd";
 const NODE = which("node");
 const hasNpmBuild = (() => {
   try {
-    return Deno.statSync(`${NPM}esm/mod.js`).isFile;
+    return Deno.statSync(`${NPM}mod.js`).isFile;
   } catch {
     return false;
   }
@@ -111,14 +111,19 @@ class Lighttpd {
 /** Compiles the example for Node: its only import is a type. */
 async function nodeScript(dir: string): Promise<string> {
   const { code } = await new Deno.Command("esbuild", {
-    args: [EXAMPLE, "--format=esm", `--outfile=${dir}/cgi_app.mjs`],
+    args: [
+      EXAMPLE,
+      "--format=esm",
+      "--log-level=warning",
+      `--outfile=${dir}/cgi_app.mjs`,
+    ],
     stdout: "null",
     stderr: "inherit",
   }).output();
   assert.equal(code, 0, "esbuild failed to compile the example");
   await Deno.writeTextFile(
     `${dir}/cgi_main.mjs`,
-    `import { runWithCgi } from ${JSON.stringify(`${NPM}esm/mod.js`)};\n` +
+    `import { runWithCgi } from ${JSON.stringify(`${NPM}mod.js`)};\n` +
       `import { app } from "./cgi_app.mjs";\nawait runWithCgi(app);\n`,
   );
   return `#!/bin/sh\nexec node ${dir}/cgi_main.mjs\n`;

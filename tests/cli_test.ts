@@ -5,7 +5,7 @@ import { freePort, LineReader, waitForPort } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const APP = `${ROOT}tests/fixtures/cli_app.mjs`;
-const NPM_BIN = `${ROOT}npm/bin/tsgi.js`;
+const NPM_BIN = `${ROOT}npm/src/_bin.js`;
 
 function onPath(name: string): boolean {
   return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
