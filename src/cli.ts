@@ -109,6 +109,21 @@ function parseArgs(args: readonly string[]): Parsed {
     const flag = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
     const value = (): string | undefined =>
       eq !== -1 && arg.startsWith("--") ? arg.slice(eq + 1) : args[++i];
+    let problem: string | undefined;
+    /** The option's value parsed, or undefined with `problem` said. */
+    const take = <T>(
+      parse: (text: string) => T | undefined,
+      needs: string,
+    ): T | undefined => {
+      const text = value();
+      const parsed = text === undefined ? undefined : parse(text);
+      if (parsed === undefined) {
+        problem = `${flag} needs ${needs}, got ${
+          text === undefined ? "nothing" : JSON.stringify(text)
+        }`;
+      }
+      return parsed;
+    };
     switch (flag) {
       case "-h":
       case "--help":
@@ -119,84 +134,55 @@ function parseArgs(args: readonly string[]): Parsed {
       case "-b":
       case "--host":
       case "--bind": {
-        const host = value();
-        if (host === undefined || host === "") {
-          return error(`${flag} needs an address, such as 127.0.0.1`);
-        }
-        options.host = host.startsWith("[") && host.endsWith("]")
+        const host = take(
+          (text) => text === "" ? undefined : text,
+          "an address, such as 127.0.0.1",
+        );
+        options.host = host?.startsWith("[") && host.endsWith("]")
           ? host.slice(1, -1)
-          : host;
+          : host ?? options.host;
         break;
       }
       case "-p":
-      case "--port": {
-        const text = value();
-        const port = text === undefined
-          ? undefined
-          : parseInteger(text, 0, 65535);
-        if (port === undefined) {
-          return error(
-            `${flag} needs a port from 0 to 65535, got ${
-              JSON.stringify(text ?? "nothing")
-            }`,
-          );
-        }
-        options.port = port;
+      case "--port":
+        options.port = take(
+          (text) => parseInteger(text, 0, 65535),
+          "a port from 0 to 65535",
+        ) ?? options.port;
         break;
-      }
       case "-w":
-      case "--workers": {
-        const text = value();
-        const workers = text === undefined
-          ? undefined
-          : parseInteger(text, 1, 1024);
-        if (workers === undefined) {
-          return error(
-            `${flag} needs a number of processes from 1 to 1024, got ${
-              JSON.stringify(text ?? "nothing")
-            }`,
-          );
-        }
-        options.workers = workers;
+      case "--workers":
+        options.workers = take(
+          (text) => parseInteger(text, 1, 1024),
+          "a number of processes from 1 to 1024",
+        ) ?? options.workers;
         break;
-      }
       case "--access-log":
         options.accessLog = true;
         break;
       case "--no-access-log":
         options.accessLog = false;
         break;
-      case "--access-log-format": {
-        const format = value();
-        if (!FORMATS.includes(format as LogFormat)) {
-          return error(
-            `--access-log-format needs one of ${FORMATS.join(", ")}, got ${
-              JSON.stringify(format ?? "nothing")
-            }`,
-          );
-        }
-        options.accessLogFormat = format as LogFormat;
+      case "--access-log-format":
+        options.accessLogFormat = take(
+          (text) =>
+            FORMATS.includes(text as LogFormat) ? text as LogFormat : undefined,
+          `one of ${FORMATS.join(", ")}`,
+        ) ?? options.accessLogFormat;
         break;
-      }
-      case "--max-body-size": {
-        const text = value();
-        const size = text === undefined ? undefined : parseSize(text);
-        if (size === undefined) {
-          return error(
-            `--max-body-size needs a number of bytes such as 1048576 or 10M, got ${
-              JSON.stringify(text ?? "nothing")
-            }`,
-          );
-        }
-        options.maxBodySize = size;
+      case "--max-body-size":
+        options.maxBodySize = take(
+          parseSize,
+          "a number of bytes such as 1048576 or 10M",
+        ) ?? options.maxBodySize;
         break;
-      }
       case "--reload":
         options.reload = true;
         break;
       default:
         return error(`unknown option ${flag}`);
     }
+    if (problem !== undefined) return error(problem);
   }
   if (targets.length !== 1) {
     return error(
