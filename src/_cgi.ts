@@ -8,6 +8,8 @@ import { VERSION } from "./_environ.ts";
 import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
 import { wrapFile } from "./file_wrapper.ts";
+import { bytesToNative, utf8ToNative } from "./_latin1.ts";
+import { guessScheme } from "./util.ts";
 import type { App, Environ, GatewayOptions } from "./types.ts";
 
 /** The process-level I/O a CGI script needs, one implementation per runtime. */
@@ -64,16 +66,7 @@ export function needsTranscode(name: string): boolean {
     (name.startsWith("REDIRECT_") && needsTranscode(name.slice(9)));
 }
 
-const encoder = new TextEncoder();
 const utf8 = new TextDecoder();
-
-function latin1(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
-}
 
 /**
  * The CGI variables as PEP 3333 wants them. Raw bytes are used for a
@@ -96,13 +89,15 @@ export function readCgiVariables(
     }
     const bytes = raw?.get(name);
     vars[name] = bytes !== undefined && utf8.decode(bytes) === text
-      ? latin1(bytes)
-      : latin1(encoder.encode(text));
+      ? bytesToNative(bytes)
+      : utf8ToNative(text);
   }
   for (const name of undecodable) {
     const bytes = raw?.get(name);
     if (bytes !== undefined) {
-      vars[name] = needsTranscode(name) ? latin1(bytes) : utf8.decode(bytes);
+      vars[name] = needsTranscode(name)
+        ? bytesToNative(bytes)
+        : utf8.decode(bytes);
     }
   }
   return vars;
@@ -206,12 +201,9 @@ export function createCgiEnviron(
   // An empty CONTENT_TYPE/CONTENT_LENGTH means "none" (RFC 3875 §4.1.2-3).
   if (environ.CONTENT_TYPE === "") delete environ.CONTENT_TYPE;
   if (environ.CONTENT_LENGTH === "") delete environ.CONTENT_LENGTH;
-  const https = (vars.HTTPS ?? "off").toLowerCase();
   Object.assign(environ, {
     "wsgi.version": [1, 0],
-    "wsgi.url_scheme": https === "on" || https === "1" || https === "yes"
-      ? "https"
-      : "http",
+    "wsgi.url_scheme": guessScheme(vars),
     "wsgi.input": input,
     "wsgi.errors": errors,
     "wsgi.multithread": false,
