@@ -156,6 +156,32 @@ for (const runtime of RUNTIMES) {
   });
 
   Deno.test({
+    name: `CLI on ${runtime.name}: a second signal exits without waiting`,
+    ignore: !runtime.available && !REQUIRE_ALL,
+    async fn() {
+      assert.ok(
+        runtime.available,
+        `${runtime.command[0]} or its build is missing`,
+      );
+      const port = freePort();
+      const cli = new Cli(runtime, ["--port", String(port), APP]);
+      await cli.expect("Listening at:");
+      const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
+        (response) => response.text(),
+        (error) => error,
+      );
+      await cli.expect("waiting");
+      cli.kill("SIGINT");
+      await cli.expect("Handling signal: int");
+      cli.kill("SIGINT");
+      assert.equal(await cli.exit(), 1, cli.stderr.text);
+      assert.match(cli.stderr.text, /Second signal: exiting without waiting/);
+      // The held request never got its answer.
+      assert.ok(await waiting instanceof Error);
+    },
+  });
+
+  Deno.test({
     name: `CLI on ${runtime.name}: one-line errors and a non-zero exit`,
     ignore: !runtime.available && !REQUIRE_ALL,
     async fn(t) {
