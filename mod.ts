@@ -46,4 +46,6 @@ export {
   type RoutingArgs,
 } from "./src/router.ts";
 export { mount, type MountOptions } from "./src/mount.ts";
+export { serve } from "./src/serve.ts";
+export type { ServeOptions, Server, ServerAddress } from "./src/serve.ts";
 export { type CgiOptions, runWithCgi } from "./src/cgi.ts";

@@ -23,9 +23,12 @@ type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 /** What an Exchange needs from the gateway that made it. */
 export interface ExchangeContext {
   readonly environ: Environ;
+  /** Read only when something is logged, so it may be made lazily. */
   readonly errors: ErrorStream;
   readonly debug: boolean;
   readonly method: string;
+  /** Called once when the request is over (flushes a held log line). */
+  finish?(): void;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -117,7 +120,7 @@ export class Exchange {
     headers: Header[],
     excInfo?: unknown,
   ): Write => {
-    if (excInfo !== undefined) {
+    if (excInfo !== undefined && excInfo !== null) {
       // PEP 3333: once anything is sent, the app's error must propagate.
       if (this.#committed) throw excInfo;
     } else if (this.#started) {
@@ -160,6 +163,15 @@ export class Exchange {
       throw new Error("Cannot write(): the client has gone away");
     }
     if (chunk.length === 0) return RESOLVED;
+    const cl = this.#contentLength;
+    if (cl >= 0 && !this.#discard) {
+      const before = this.#committed ? this.#sent : this.#writtenBytes;
+      if (before + chunk.length > cl) {
+        throw new RangeError(
+          `Cannot write ${chunk.length} bytes: Content-Length is ${cl} and ${before} bytes were already written`,
+        );
+      }
+    }
     if (!this.#committed) {
       (this.#written ??= []).push(chunk);
       this.#writtenBytes += chunk.length;
@@ -290,7 +302,9 @@ export class Exchange {
     this.#discard = true;
     const tooLarge = (error as Record<symbol, unknown>)?.[BODY_TOO_LARGE] ===
       true;
-    if (!tooLarge) this.#log(what, error);
+    if (tooLarge) {
+      this.#log("request body larger than maxBodySize, answered 413");
+    } else this.#log(what, error);
     this.#closeResult();
     return tooLarge
       ? errorResponse(
@@ -349,7 +363,7 @@ export class Exchange {
     this.#committed = true;
     this.#ended = true;
     const code = this.#status!.code;
-    let cl = this.#contentLength;
+    const cl = this.#contentLength;
     if (this.#head || isBodiless(code)) {
       this.#discard = true;
       this.#closeResult();
@@ -395,14 +409,24 @@ export class Exchange {
       parts = kept;
       total = cl;
     }
-    cl = total;
     const body = parts.length === 0
       ? null
       : parts.length === 1
       ? parts[0]
       : concatChunks(parts, total);
     this.#closeResult();
-    return this.#respond(body);
+    return this.#respond(body, this.#withLength(total));
+  }
+
+  /**
+   * The headers with the known body length added when the app gave none:
+   * a server that sees only the Response (node:http, an access log) would
+   * otherwise send it chunked, or have to read it to count it.
+   */
+  #withLength(length: number): Header[] | undefined {
+    return this.#contentLength === -1
+      ? [...this.#headers!, ["content-length", String(length)]]
+      : undefined;
   }
 
   /** file_wrapper's fast path: the Blob or stream becomes the body as it is. */
@@ -426,12 +450,8 @@ export class Exchange {
         );
       }
       this.#closeResult();
-      // Runtimes stream a Blob body chunked; its size is known, so say it.
       return cl === -1
-        ? this.#respond(source, [
-          ...this.#headers!,
-          ["content-length", String(source.size)],
-        ])
+        ? this.#respond(source, this.#withLength(source.size))
         : this.#respond(source.slice(0, cl));
     }
     if (source instanceof ReadableStream && cl === -1) {
@@ -511,7 +531,13 @@ export class Exchange {
     if (this.#head || isBodiless(this.#status!.code)) {
       this.#discard = true;
       this.#closeResult();
-      return this.#respond(null);
+      // A null body makes runtimes announce "Content-Length: 0"; for HEAD
+      // of a body of unknown length an empty stream says nothing instead.
+      const unknownLength = this.#head && this.#contentLength === -1 &&
+        !isBodiless(this.#status!.code);
+      return this.#respond(
+        unknownLength ? new ReadableStream({ start: (c) => c.close() }) : null,
+      );
     }
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -685,6 +711,7 @@ export class Exchange {
       if (!this.#appDone) return;
     }
     this.#closed = true;
+    this.#ctx.finish?.();
     let pending: unknown;
     if (iterator !== undefined && !this.#iteratorDone) {
       this.#iteratorDone = true;

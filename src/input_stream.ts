@@ -23,13 +23,13 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 function toSize(size: number | null | undefined): number {
-  if (size === undefined || size === null || size < 0) return Infinity;
+  if (size === undefined || size === null) return Infinity;
   if (typeof size !== "number" || Number.isNaN(size)) {
     throw new TypeError(
       `Cannot read ${String(size)} bytes: expected a number or nothing`,
     );
   }
-  return Math.floor(size);
+  return size < 0 ? Infinity : Math.floor(size);
 }
 
 /**

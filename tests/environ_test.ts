@@ -117,13 +117,19 @@ Deno.test("environ: scriptName mounts the app under a prefix", async () => {
     ["/app", "/app", ""],
     ["/app/", "/app", "/"],
     ["/app/x/y", "/app", "/x/y"],
-    ["/apple", "/app", "/apple"],
-    ["/other", "/app", "/other"],
   ];
   for (const [path, script, info] of cases) {
     const env = await environFor("http://x" + path, { scriptName: "/app/" });
     assert.equal(env.SCRIPT_NAME, script, path);
     assert.equal(env.PATH_INFO, info, path);
+  }
+  // Outside the prefix the app is not there at all.
+  for (const path of ["/apple", "/other", "/"]) {
+    const response = await toFetchHandler(() => {
+      throw new Error("must not be called");
+    }, { scriptName: "/app" })(new Request("http://x" + path));
+    assert.equal(response.status, 404, path);
+    await response.body?.cancel();
   }
   assert.throws(() => toFetchHandler(() => [], { scriptName: "app" }), {
     name: "TypeError",

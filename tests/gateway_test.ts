@@ -445,7 +445,9 @@ Deno.test("HEAD: an endless body is not pumped", async () => {
     })();
   });
   const response = await handler(new Request("http://x/", { method: "HEAD" }));
-  assert.equal(response.body, null);
+  // An empty stream, so the runtime announces no Content-Length: 0 either.
+  assert.equal(await response.text(), "");
+  assert.equal(response.headers.get("content-length"), null);
   assert.equal(produced, 1);
 });
 
@@ -653,4 +655,97 @@ Deno.test("a real Deno.serve: a client that disconnects mid-stream makes close()
     controller.abort();
     await server.finished;
   }
+});
+
+Deno.test("write: a write past Content-Length is a RangeError and sends nothing of it", async () => {
+  let error: unknown;
+  const { handler } = harness((_e, sr) => {
+    const write = sr("200 OK", [["Content-Length", "8"]]);
+    write(b("123456"));
+    try {
+      write(b("78901"));
+    } catch (e) {
+      error = e;
+    }
+    write(b("78"));
+    return [];
+  });
+  const response = await handler("http://x/");
+  assert.equal(await response.text(), "12345678");
+  assert.ok(error instanceof RangeError);
+  assert.match(
+    (error as Error).message,
+    /Cannot write 5 bytes: Content-Length is 8 and 6 bytes were already written/,
+  );
+});
+
+Deno.test("wsgi.errors: a partial line is flushed when the request ends", async () => {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args);
+  try {
+    const handler = toFetchHandler((environ, sr) => {
+      environ["wsgi.errors"].write("no newline at the end");
+      sr("200 OK", []);
+      return [b("x")];
+    });
+    await (await handler(new Request("http://x/"))).text();
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(printed, [["no newline at the end"]]);
+});
+
+Deno.test("environ: HTTPS is on for https requests only", async () => {
+  const seen: Record<string, unknown>[] = [];
+  const handler = toFetchHandler((environ, sr) => {
+    seen.push({ ...environ });
+    sr("204 No Content", []);
+    return [];
+  });
+  await handler(new Request("https://x/"));
+  await handler(new Request("http://x/"));
+  assert.equal(seen[0].HTTPS, "on");
+  assert.ok(!("HTTPS" in seen[1]));
+});
+
+Deno.test("a real Deno.serve: raw targets are normalized like Bun's and workerd's", async () => {
+  const seen: Record<string, string>[] = [];
+  const app: App = (environ, sr) => {
+    seen.push({
+      PATH_INFO: environ.PATH_INFO,
+      QUERY_STRING: environ.QUERY_STRING,
+      REQUEST_URI: environ.REQUEST_URI,
+    });
+    sr("204 No Content", []);
+    return [];
+  };
+  const controller = new AbortController();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: controller.signal,
+    onListen() {},
+  }, toFetchHandler(app));
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /a/../b/./%2e%2E/c/\u20ac?x=\u20ac&y=%FF HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const reply = await new Response(conn.readable).text();
+    assert.match(reply, /^HTTP\/1\.1 204/);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+  assert.deepEqual(seen, [{
+    PATH_INFO: "/c/\u00e2\u0082\u00ac",
+    QUERY_STRING: "x=%E2%82%AC&y=%FF",
+    REQUEST_URI: "/c/%E2%82%AC?x=%E2%82%AC&y=%FF",
+  }]);
 });

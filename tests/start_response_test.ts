@@ -45,6 +45,9 @@ Deno.test("start_response: a malformed status is a TypeError naming it, then a 5
       "20 OK",
       "abc OK",
       " 200 OK",
+      "200  OK",
+      "200 OK ",
+      "200 OK\t",
       "200 OK\r\n",
       "200 O\nK",
       "200 caf\u0100",
@@ -247,4 +250,20 @@ Deno.test("start_response: repeated Set-Cookie headers all reach the client", as
     "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
   ]);
   assert.equal(response.headers.get("x-multi"), "x, y");
+});
+
+Deno.test("start_response: a null exc_info counts as none", async () => {
+  let second: unknown;
+  const { handler } = harness((_environ, startResponse) => {
+    startResponse("200 OK", []);
+    try {
+      startResponse("500 Oops", [], null);
+    } catch (error) {
+      second = error;
+    }
+    return [];
+  });
+  const response = await handler("http://x/");
+  assert.match(String(second), /second time without exc_info/);
+  assert.equal(response.status, 200);
 });
