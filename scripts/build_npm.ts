@@ -29,7 +29,7 @@ import type * as TS from "../tools/node_modules/typescript/lib/typescript.d.ts";
  * build compiles each one, gives it a Node shebang and makes it executable.
  */
 const BIN: Record<string, string> = {
-  // "tsgi": "./src/cli.ts",
+  tsgi: "./src/_bin.ts",
 };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -135,6 +135,8 @@ function build(): void {
     // The web platform only: runtime globals are declared where used.
     lib: [
       "lib.es2022.d.ts",
+      // String.prototype.toWellFormed (src/_path.ts): Node 20 has it.
+      "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
       "lib.dom.d.ts",
       "lib.dom.iterable.d.ts",

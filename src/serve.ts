@@ -76,6 +76,23 @@ export interface ServeOptions extends GatewayOptions {
    * @default {true}
    */
   accessLog?: boolean | ((line: string) => void);
+  /**
+   * The access log's line format: `"wsgiref"`, or Apache's `"common"`
+   * (`127.0.0.1 - - [21/Nov/2026:20:48:03 +0000] "GET / HTTP/1.1" 200 11`)
+   * and `"combined"` (common plus the quoted Referer and User-Agent).
+   *
+   * @default {"wsgiref"}
+   */
+  accessLogFormat?: "wsgiref" | "common" | "combined";
+  /**
+   * Let other processes listen on the same port (SO_REUSEPORT), so that
+   * several processes share the connections; Deno and Bun, on Linux. On
+   * Deno it needs `--unstable-net`. Node shares a port through
+   * `node:cluster` instead and ignores it.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -173,6 +190,8 @@ export async function serve(
     signal,
     onListen,
     accessLog = true,
+    accessLogFormat = "wsgiref",
+    reusePort = false,
     ...gateway
   } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -193,7 +212,7 @@ export async function serve(
       const serverProtocol = gateway.serverProtocol ?? protocol;
       found = toFetchHandler(app, { ...gateway, serverProtocol });
       if (sink !== undefined) {
-        found = withAccessLog(found, sink, serverProtocol);
+        found = withAccessLog(found, sink, serverProtocol, accessLogFormat);
       }
       handlers.set(protocol, found);
     }
@@ -202,7 +221,12 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
-  const listener: Listener = await adapter.listen({ hostname, port, handler });
+  const listener: Listener = await adapter.listen({
+    hostname,
+    port,
+    reusePort,
+    handler,
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
   const server: Server = {

@@ -93,6 +93,25 @@ export class LineReader {
     return new Promise((resolve) => this.#waiters.push({ test, resolve }));
   }
 
+  /**
+   * As `waitFor`, but gives up after `ms` and resolves `undefined`: for a
+   * bounded retry loop, and so that a test fails instead of hanging.
+   */
+  async waitWithin(
+    pattern: RegExp | string | ((line: string) => boolean),
+    ms: number,
+  ): Promise<string | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    });
+    try {
+      return await Promise.race([this.waitFor(pattern), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Resolves when the stream has ended. */
   get done(): Promise<void> {
     return this.#done;

@@ -86,7 +86,8 @@ Deno.test("CGI: the response is a Status line, headers, a blank line and the bod
   await runCgi(echoEnviron, io);
   assert.equal(
     io.out(),
-    "Status: 200 OK\r\ncontent-type: text/plain\r\nx-a: 1\r\n\r\n" +
+    // The gateway states the length of a body it knows whole.
+    "Status: 200 OK\r\ncontent-length: 92\r\ncontent-type: text/plain\r\nx-a: 1\r\n\r\n" +
       JSON.stringify([
         "GET",
         "/app.cgi",
@@ -236,7 +237,7 @@ Deno.test("CGI: repeated Set-Cookie headers stay separate", async () => {
   }, io);
   assert.match(
     io.out(),
-    /^Status: 201 Created\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\n$/,
+    /^Status: 201 Created\r\ncontent-length: 0\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\n$/,
   );
 });
 

@@ -73,11 +73,16 @@ class Cli {
   }
 
   /** Waits for `pattern` on stderr; fails with everything seen if it exits first. */
-  async expect(pattern: RegExp | string): Promise<string> {
-    const line = await this.stderr.waitFor(pattern);
-    if (line === "") {
+  async expect(
+    pattern: RegExp | string | ((line: string) => boolean),
+  ): Promise<string> {
+    // The bound only turns a hang into a failure; nothing waits for it.
+    const line = await this.stderr.waitWithin(pattern, 60_000);
+    if (line === "" || line === undefined) {
       throw new Error(
-        `The CLI ended without printing ${pattern}; stderr:\n${this.stderr.text}`,
+        `The CLI ${
+          line === "" ? "ended" : "went on for a minute"
+        } without printing ${pattern}; stderr:\n${this.stderr.text}`,
       );
     }
     return line;
@@ -290,7 +295,7 @@ for (const runtime of RUNTIMES) {
         APP,
       ]);
       const boots: string[] = [];
-      await cli.stderr.waitFor((line: string) => {
+      await cli.expect((line: string) => {
         if (line.includes("Booting worker with pid:")) boots.push(line);
         return boots.length === 2;
       });
@@ -422,9 +427,14 @@ for (const runtime of RUNTIMES) {
         await cli.expect("Listening at:");
         const v1 = await fetch(`http://127.0.0.1:${port}/`);
         assert.equal(await v1.text(), "v1");
-        await Deno.writeTextFile(file, version("v2"));
-        // The watcher restarts the CLI, which says so again.
-        await cli.stderr.waitFor(() => listening() >= 2);
+        // The watcher restarts the CLI, which says so again. Node's watcher
+        // learns of the module's files from its child some time after they
+        // load, so a change can come too early to be seen: write again,
+        // a bounded number of times, until it restarts.
+        for (let i = 0; i < 20 && listening() < 2; i++) {
+          await Deno.writeTextFile(file, version("v2"));
+          await cli.stderr.waitWithin(() => listening() >= 2, 1000);
+        }
         assert.equal(listening(), 2, cli.stderr.text);
         await waitForPort(port);
         const v2 = await fetch(`http://127.0.0.1:${port}/`);
