@@ -62,14 +62,14 @@ export function cliHost(): CliHost {
       stdout: "inherit",
       stderr: "piped",
     }).spawn();
-    const { ready, done } = relayStderr(
+    const { ready, nextExit } = relayStderr(
       child.stderr,
       (text) => writeAll(Deno.stderr, text),
     );
     return {
       pid: child.pid,
       ready,
-      done,
+      nextExit,
       exited: child.status.then((status) => status.code),
       kill(signal) {
         try {

@@ -9,10 +9,10 @@ export interface ChildProcess {
   /** Settles with the exit code (128 + n for a signal). */
   readonly exited: Promise<number>;
   /**
-   * Settles once the CLI in the child has finished serving (its exit line),
-   * or has exited: a watch-mode runner outlives the script it runs.
+   * Settles at the next exit line the CLI in the child prints, or once the
+   * child has exited: a watch-mode runner outlives the script it runs.
    */
-  readonly done: Promise<void>;
+  nextExit(): Promise<void>;
   kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 
@@ -88,21 +88,35 @@ export async function forEachLine(
 
 /**
  * Relays a child CLI's stderr to ours line by line (lines from several
- * children never mix); `ready` settles at its boot line, `done` at its
- * exit line or the end of the stream.
+ * children never mix); `ready` settles at its boot line, `nextExit()` at
+ * the next exit line or the end of the stream.
  */
 export function relayStderr(
   stream: ReadableStream<Uint8Array>,
   write: (text: string) => void,
-): { ready: Promise<void>; done: Promise<void> } {
+): { ready: Promise<void>; nextExit(): Promise<void> } {
   let booted!: () => void;
-  let finished!: () => void;
   const ready = new Promise<void>((resolve) => booted = resolve);
-  const done = new Promise<void>((resolve) => finished = resolve);
+  let ended = false;
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    for (const resolve of waiting) resolve();
+    waiting = [];
+  };
   forEachLine(stream, (text) => {
     write(text);
     if (text.includes(BOOT_LINE)) booted();
-    if (text.includes(EXIT_LINE)) finished();
-  }).catch(() => {}).finally(finished);
-  return { ready, done };
+    // A watched script prints one at every restart: only the next counts.
+    if (text.includes(EXIT_LINE)) wake();
+  }).catch(() => {}).finally(() => {
+    ended = true;
+    wake();
+  });
+  return {
+    ready,
+    nextExit: () =>
+      ended
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiting.push(resolve)),
+  };
 }

@@ -61,14 +61,14 @@ export async function cliHost(): Promise<CliHost> {
         env: { ...process.env, ...env },
       },
     );
-    const { ready, done } = relayStderr(
+    const { ready, nextExit } = relayStderr(
       stream.Readable.toWeb(child.stderr!),
       (text) => writeAll(2, text),
     );
     return {
       pid: child.pid ?? -1,
       ready,
-      done,
+      nextExit,
       exited: exitOf(child),
       kill(signal) {
         child.kill(signal);
@@ -132,7 +132,7 @@ export async function cliHost(): Promise<CliHost> {
       return {
         pid: worker.process.pid ?? -1,
         ready: new Promise((resolve) => worker.once("listening", resolve)),
-        done: exited.then(() => {}),
+        nextExit: () => exited.then(() => {}),
         exited,
         kill(signal) {
           worker.process.kill(signal);

@@ -543,7 +543,7 @@ export async function main(args?: readonly string[]): Promise<number> {
       child.kill("SIGTERM");
       // A watch-mode runner (Deno's, Bun's) outlives the script it runs:
       // once the server has shut down gracefully, end the runner too.
-      child.done.then(() => child.kill("SIGKILL"));
+      child.nextExit().then(() => child.kill("SIGKILL"));
     });
     const code = await child.exited;
     stop();

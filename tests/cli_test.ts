@@ -90,12 +90,27 @@ class Cli {
 
   /** The exit code, once the process and its output are done. */
   async exit(): Promise<number> {
-    const [status] = await Promise.all([
-      this.child.status,
-      this.stderr.done,
-      this.stdout,
-    ]);
-    return status.code;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The bound only turns a hang into a failure; nothing waits for it.
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill("SIGKILL");
+        reject(
+          new Error(
+            `The CLI (or a process holding its stderr) did not end within a minute; stderr:\n${this.stderr.text}`,
+          ),
+        );
+      }, 60_000);
+    });
+    try {
+      const [status] = await Promise.race([
+        Promise.all([this.child.status, this.stderr.done, this.stdout]),
+        hung,
+      ]);
+      return status.code;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   kill(signal: Deno.Signal = "SIGTERM"): void {
