@@ -439,6 +439,8 @@ async function supervise(
   const children = new Set<ChildProcess>();
   let stopping = false;
   let signals = 0;
+  // The exit status: non-zero when a worker could not be replaced, or
+  // failed while shutting down. A worker replaced in time is no failure.
   let failed = 0;
   const stopListening = host.onSignal((signal) => {
     if (++signals > 1) {
@@ -463,13 +465,16 @@ async function supervise(
     }
     child.exited.then(async (code) => {
       children.delete(child);
-      if (stopping) return;
-      if (code !== 0) failed = code;
+      if (stopping) {
+        if (code !== 0) failed = code;
+        return;
+      }
       // A worker died on its own: boot another, as gunicorn does.
       log("WARNING", `Worker (pid: ${child.pid}) exited with code ${code}`);
       const again = await start();
       if (again !== undefined && !stopping) {
         log("ERROR", "A new worker failed to boot; shutting down");
+        failed = again;
         stopping = true;
         for (const other of children) other.kill("SIGTERM");
       }
@@ -489,14 +494,13 @@ async function supervise(
     }
   }
   while (children.size > 0) {
-    const codes = await Promise.all([...children].map((child) => child.exited));
-    for (const code of codes) if (code !== 0 && !stopping) failed = code;
+    await Promise.all([...children].map((child) => child.exited));
     // Children replaced while waiting are waited for on the next turn.
     await Promise.resolve();
   }
   stopListening();
   log("INFO", "Shutting down: Master");
-  return stopping && failed === 0 ? 0 : failed || 0;
+  return failed;
 }
 
 /**

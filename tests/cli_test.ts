@@ -294,7 +294,8 @@ for (const runtime of RUNTIMES) {
   });
 
   Deno.test({
-    name: `CLI on ${runtime.name}: --workers 2 serves from two processes`,
+    name:
+      `CLI on ${runtime.name}: --workers 2 serves from two processes and replaces one that dies`,
     ignore: !runtime.available && !REQUIRE_ALL,
     async fn() {
       assert.ok(
@@ -332,6 +333,25 @@ for (const runtime of RUNTIMES) {
         seen.add(Number(/x-pid: (\d+)/i.exec(text)![1]));
       }
       assert.deepEqual(seen, workerPids);
+
+      // A worker that dies is replaced, as gunicorn does.
+      const [victim] = workerPids;
+      Deno.kill(victim, "SIGKILL");
+      const reboot = await cli.expect((line: string) =>
+        line.includes("Booting worker with pid:") && !boots.includes(line)
+      );
+      const replacement = Number(/pid: (\d+)$/.exec(reboot)![1]);
+      assert.ok(!workerPids.has(replacement));
+      assert.match(
+        cli.stderr.text,
+        new RegExp(
+          `\\[WARNING\\] Worker \\(pid: ${victim}\\) exited with code`,
+        ),
+      );
+      assert.match(await rawGet(port), /^HTTP\/1\.1 200 /);
+      workerPids.delete(victim);
+      workerPids.add(replacement);
+
       cli.kill("SIGTERM");
       assert.equal(await cli.exit(), 0, cli.stderr.text);
       for (const pid of workerPids) {
