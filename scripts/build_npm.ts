@@ -135,7 +135,8 @@ function build(): void {
     // The web platform only: runtime globals are declared where used.
     lib: [
       "lib.es2022.d.ts",
-      // String.prototype.toWellFormed (src/_path.ts): Node 20 has it.
+      // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
+      // Node 20 included.
       "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
       "lib.dom.d.ts",
