@@ -103,26 +103,6 @@ function counted(
   }, { highWaterMark: 0 });
 }
 
-/** The access log line formats. */
-export type AccessLogFormat = "wsgiref" | "common" | "combined";
-
-/** `21/Nov/2026:20:48:03 +0000`, the Common Log Format's time. */
-export function clfDate(now: number = Date.now()): string {
-  const d = new Date(now);
-  const offset = -d.getTimezoneOffset();
-  const abs = Math.abs(offset);
-  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${
-    pad(d.getHours())
-  }:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${offset < 0 ? "-" : "+"}${
-    pad(Math.floor(abs / 60))
-  }${pad(abs % 60)}`;
-}
-
-/** A header as the combined format quotes it: `-` when absent. */
-function quoted(value: string | null): string {
-  return value === null ? "-" : value.replace(/["\\]/g, "\\$&");
-}
-
 /**
  * Wraps a handler so each exchange writes one log line to `sink`. A body
  * whose length the headers give (the gateway states it for every body it
@@ -134,7 +114,6 @@ export function withAccessLog(
   handler: FetchHandler,
   sink: (line: string) => void,
   protocol: string,
-  format: AccessLogFormat = "wsgiref",
 ): FetchHandler {
   const log = (
     request: Request,
@@ -143,17 +122,10 @@ export function withAccessLog(
     bytes: string,
   ) => {
     try {
-      const line = `${peerOf(request, args)} - - [${
-        format === "wsgiref" ? logDate() : clfDate()
-      }] "${request.method} ${
-        targetOf(request.url)
-      } ${protocol}" ${status} ${bytes}`;
       sink(
-        format === "combined"
-          ? `${line} "${quoted(request.headers.get("referer"))}" "${
-            quoted(request.headers.get("user-agent"))
-          }"`
-          : line,
+        `${peerOf(request, args)} - - [${logDate()}] "${request.method} ${
+          targetOf(request.url)
+        } ${protocol}" ${status} ${bytes}`,
       );
     } catch {
       // A failing log sink must not fail the request.

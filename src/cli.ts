@@ -16,6 +16,7 @@ import { serve, type Server } from "./serve.ts";
 import { VERSION } from "./_environ.ts";
 import type { ChildProcess, CliHost } from "./_cli_host.ts";
 import { BOOT_LINE } from "./_cli_host.ts";
+import { accessLog } from "./access_log.ts";
 import type { App } from "./types.ts";
 
 const USAGE = `Usage: tsgi [options] MODULE[:NAME]
@@ -352,16 +353,22 @@ async function serveHere(
   const workers = Number(host.env("TSGI_WORKERS") ?? "1");
   let server: Server;
   try {
+    if (options.accessLog && options.accessLogFormat !== "wsgiref") {
+      app = accessLog(app, {
+        format: options.accessLogFormat,
+        sink: (line) => host.writeErr(line + "\n"),
+      });
+    }
     server = await serve(app, {
       hostname: options.host,
       port: options.port,
       reusePort: worker && host.reusePort,
       multiprocess: workers > 1,
       maxBodySize: options.maxBodySize,
-      accessLog: options.accessLog
+      // wsgiref's line is serve()'s own; Apache's come from the middleware.
+      accessLog: options.accessLog && options.accessLogFormat === "wsgiref"
         ? (line: string) => host.writeErr(line + "\n")
         : false,
-      accessLogFormat: options.accessLogFormat,
       onListen() {},
     });
   } catch (error) {

@@ -77,14 +77,6 @@ export interface ServeOptions extends GatewayOptions {
    */
   accessLog?: boolean | ((line: string) => void);
   /**
-   * The access log's line format: `"wsgiref"`, or Apache's `"common"`
-   * (`127.0.0.1 - - [21/Nov/2026:20:48:03 +0000] "GET / HTTP/1.1" 200 11`)
-   * and `"combined"` (common plus the quoted Referer and User-Agent).
-   *
-   * @default {"wsgiref"}
-   */
-  accessLogFormat?: "wsgiref" | "common" | "combined";
-  /**
    * Let other processes listen on the same port (SO_REUSEPORT), so that
    * several processes share the connections; Deno and Bun, on Linux. On
    * Deno it needs `--unstable-net`. Node shares a port through
@@ -190,7 +182,6 @@ export async function serve(
     signal,
     onListen,
     accessLog = true,
-    accessLogFormat = "wsgiref",
     reusePort = false,
     ...gateway
   } = options;
@@ -212,7 +203,7 @@ export async function serve(
       const serverProtocol = gateway.serverProtocol ?? protocol;
       found = toFetchHandler(app, { ...gateway, serverProtocol });
       if (sink !== undefined) {
-        found = withAccessLog(found, sink, serverProtocol, accessLogFormat);
+        found = withAccessLog(found, sink, serverProtocol);
       }
       handlers.set(protocol, found);
     }
