@@ -118,6 +118,25 @@ class Cli {
   }
 }
 
+/** A test of the CLI on one runtime: skipped where it is missing, unless CI. */
+function runtimeTest(
+  runtime: Runtime,
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): void {
+  Deno.test({
+    name: `CLI on ${runtime.name}: ${name}`,
+    ignore: !runtime.available && !REQUIRE_ALL,
+    async fn(t) {
+      assert.ok(
+        runtime.available,
+        `${runtime.command[0]} or its build is missing`,
+      );
+      await fn(t);
+    },
+  });
+}
+
 /** One request on a fresh TCP connection; the response head and body. */
 async function rawGet(port: number, path = "/"): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -130,15 +149,10 @@ async function rawGet(port: number, path = "/"): Promise<string> {
 }
 
 for (const runtime of RUNTIMES) {
-  Deno.test({
-    name:
-      `CLI on ${runtime.name}: serves, and SIGTERM lets a request in flight finish`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn() {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
+  runtimeTest(
+    runtime,
+    `serves, and SIGTERM lets a request in flight finish`,
+    async () => {
       const port = freePort();
       const cli = new Cli(runtime, ["--port", String(port), APP]);
       const listening = await cli.expect("Listening at:");
@@ -173,135 +187,114 @@ for (const runtime of RUNTIMES) {
         ),
       );
     },
+  );
+
+  runtimeTest(runtime, `a second signal exits without waiting`, async () => {
+    const port = freePort();
+    const cli = new Cli(runtime, ["--port", String(port), APP]);
+    await cli.expect("Listening at:");
+    const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
+      (response) => response.text(),
+      (error) => error,
+    );
+    await cli.expect("waiting");
+    cli.kill("SIGINT");
+    await cli.expect("Handling signal: int");
+    cli.kill("SIGINT");
+    assert.equal(await cli.exit(), 1, cli.stderr.text);
+    assert.match(cli.stderr.text, /Second signal: exiting without waiting/);
+    // The held request never got its answer.
+    assert.ok(await waiting instanceof Error);
   });
 
-  Deno.test({
-    name: `CLI on ${runtime.name}: a second signal exits without waiting`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn() {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
-      const port = freePort();
-      const cli = new Cli(runtime, ["--port", String(port), APP]);
-      await cli.expect("Listening at:");
-      const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
-        (response) => response.text(),
-        (error) => error,
-      );
-      await cli.expect("waiting");
-      cli.kill("SIGINT");
-      await cli.expect("Handling signal: int");
-      cli.kill("SIGINT");
-      assert.equal(await cli.exit(), 1, cli.stderr.text);
-      assert.match(cli.stderr.text, /Second signal: exiting without waiting/);
-      // The held request never got its answer.
-      assert.ok(await waiting instanceof Error);
-    },
-  });
-
-  Deno.test({
-    name: `CLI on ${runtime.name}: one-line errors and a non-zero exit`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn(t) {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
-      const cases: [string, string[], number, RegExp][] = [
-        [
-          "bad option",
-          ["--bogus", APP],
-          2,
-          /^tsgi: error: unknown option --bogus \(see tsgi --help\)$/,
-        ],
-        [
-          "bad port",
-          ["--port", "http", APP],
-          2,
-          /^tsgi: error: --port needs a port from 0 to 65535, got "http"/,
-        ],
-        [
-          "module not found",
-          ["tests/fixtures/nope.mjs"],
-          1,
-          /^tsgi: error: Cannot find module "tests\/fixtures\/nope\.mjs"/,
-        ],
-        [
-          "export missing",
-          [`${APP}:nope`],
-          1,
-          /^tsgi: error: Cannot find export "nope" in module ".*cli_app\.mjs" \(it exports app, notAnApp\)$/,
-        ],
-        [
-          "export not a function",
-          [`${APP}:notAnApp`],
-          1,
-          /^tsgi: error: Cannot serve export "notAnApp" of ".*cli_app\.mjs": expected an app function, got number$/,
-        ],
-        [
-          "a default export with fetch() is not an app",
-          ["tests/fixtures/fetch_default.mjs"],
-          1,
-          /^tsgi: error: Cannot serve the default export of ".*fetch_default\.mjs": an object with fetch\(\) is a Fetch handler, not a tsgi app/,
-        ],
-      ];
-      for (const [name, args, code, message] of cases) {
-        await t.step(name, async () => {
-          const cli = new Cli(runtime, args);
-          assert.equal(await cli.exit(), code, cli.stderr.text);
-          assert.equal(cli.stderr.lines.length, 1, cli.stderr.text);
-          assert.match(cli.stderr.lines[0], message);
-        });
-      }
-      for (const workers of ["1", "2"]) {
-        await t.step(`port in use (--workers ${workers})`, async () => {
-          const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-          const { port } = holder.addr as Deno.NetAddr;
-          try {
-            const cli = new Cli(runtime, [
-              "--port",
-              String(port),
-              "--workers",
-              workers,
-              APP,
-            ]);
-            assert.equal(await cli.exit(), 1, cli.stderr.text);
-            assert.deepEqual(cli.stderr.lines, [
-              `tsgi: error: Cannot listen on 127.0.0.1:${port}: the address is already in use`,
-            ]);
-          } finally {
-            holder.close();
-          }
-        });
-      }
-      await t.step("--help and --version", async () => {
-        const help = new Cli(runtime, ["--help"]);
-        assert.equal(await help.exit(), 0);
-        assert.match(
-          await help.stdout,
-          /^Usage: tsgi \[options\] MODULE\[:NAME\]/,
-        );
-        const version = new Cli(runtime, ["--version"]);
-        assert.equal(await version.exit(), 0);
-        assert.match(
-          await version.stdout,
-          new RegExp(`^tsgi \\d+\\.\\d+\\.\\d+ \\(${runtime.name} `),
-        );
+  runtimeTest(runtime, `one-line errors and a non-zero exit`, async (t) => {
+    const cases: [string, string[], number, RegExp][] = [
+      [
+        "bad option",
+        ["--bogus", APP],
+        2,
+        /^tsgi: error: unknown option --bogus \(see tsgi --help\)$/,
+      ],
+      [
+        "bad port",
+        ["--port", "http", APP],
+        2,
+        /^tsgi: error: --port needs a port from 0 to 65535, got "http"/,
+      ],
+      [
+        "module not found",
+        ["tests/fixtures/nope.mjs"],
+        1,
+        /^tsgi: error: Cannot find module "tests\/fixtures\/nope\.mjs"/,
+      ],
+      [
+        "export missing",
+        [`${APP}:nope`],
+        1,
+        /^tsgi: error: Cannot find export "nope" in module ".*cli_app\.mjs" \(it exports app, notAnApp\)$/,
+      ],
+      [
+        "export not a function",
+        [`${APP}:notAnApp`],
+        1,
+        /^tsgi: error: Cannot serve export "notAnApp" of ".*cli_app\.mjs": expected an app function, got number$/,
+      ],
+      [
+        "a default export with fetch() is not an app",
+        ["tests/fixtures/fetch_default.mjs"],
+        1,
+        /^tsgi: error: Cannot serve the default export of ".*fetch_default\.mjs": an object with fetch\(\) is a Fetch handler, not a tsgi app/,
+      ],
+    ];
+    for (const [name, args, code, message] of cases) {
+      await t.step(name, async () => {
+        const cli = new Cli(runtime, args);
+        assert.equal(await cli.exit(), code, cli.stderr.text);
+        assert.equal(cli.stderr.lines.length, 1, cli.stderr.text);
+        assert.match(cli.stderr.lines[0], message);
       });
-    },
+    }
+    for (const workers of ["1", "2"]) {
+      await t.step(`port in use (--workers ${workers})`, async () => {
+        const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const { port } = holder.addr as Deno.NetAddr;
+        try {
+          const cli = new Cli(runtime, [
+            "--port",
+            String(port),
+            "--workers",
+            workers,
+            APP,
+          ]);
+          assert.equal(await cli.exit(), 1, cli.stderr.text);
+          assert.deepEqual(cli.stderr.lines, [
+            `tsgi: error: Cannot listen on 127.0.0.1:${port}: the address is already in use`,
+          ]);
+        } finally {
+          holder.close();
+        }
+      });
+    }
+    await t.step("--help and --version", async () => {
+      const help = new Cli(runtime, ["--help"]);
+      assert.equal(await help.exit(), 0);
+      assert.match(
+        await help.stdout,
+        /^Usage: tsgi \[options\] MODULE\[:NAME\]/,
+      );
+      const version = new Cli(runtime, ["--version"]);
+      assert.equal(await version.exit(), 0);
+      assert.match(
+        await version.stdout,
+        new RegExp(`^tsgi \\d+\\.\\d+\\.\\d+ \\(${runtime.name} `),
+      );
+    });
   });
 
-  Deno.test({
-    name:
-      `CLI on ${runtime.name}: --workers 2 serves from two processes and replaces one that dies`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn() {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
+  runtimeTest(
+    runtime,
+    `--workers 2 serves from two processes and replaces one that dies`,
+    async () => {
       const port = freePort();
       const cli = new Cli(runtime, [
         "--workers",
@@ -364,7 +357,7 @@ for (const runtime of RUNTIMES) {
       }
       assert.match(cli.stderr.lines.at(-1)!, /\[INFO\] Shutting down: Master$/);
     },
-  });
+  );
 }
 
 Deno.test("CLI on deno: access log formats, --no-access-log, --max-body-size", async (t) => {
@@ -441,14 +434,10 @@ Deno.test("CLI on deno: access log formats, --no-access-log, --max-body-size", a
 });
 
 for (const runtime of RUNTIMES) {
-  Deno.test({
-    name: `CLI on ${runtime.name}: --reload serves the new code after a change`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn() {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
+  runtimeTest(
+    runtime,
+    `--reload serves the new code after a change`,
+    async () => {
       const dir = await Deno.makeTempDir({ prefix: "tsgi_reload_" });
       const file = `${dir}/app.mjs`;
       const version = (v: string) =>
@@ -480,5 +469,5 @@ for (const runtime of RUNTIMES) {
         await Deno.remove(dir, { recursive: true });
       }
     },
-  });
+  );
 }
