@@ -25,5 +25,26 @@ export { toFetchHandler } from "./src/to_fetch_handler.ts";
 export { BodyInput } from "./src/input_stream.ts";
 export { LogStream } from "./src/error_stream.ts";
 export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";
+export { type ValidatedApp, validator } from "./src/validator.ts";
+export {
+  applicationUri,
+  guessScheme,
+  isHopByHop,
+  pathInfoUtf8,
+  type PathInfoUtf8Options,
+  requestUri,
+  setupTestingDefaults,
+  shiftPathInfo,
+  type TestingDefaultsOptions,
+  toNative,
+} from "./src/util.ts";
+export { HeaderList, type HeaderParam } from "./src/headers.ts";
+export {
+  type RouteMatch,
+  Router,
+  type RouterOptions,
+  type RoutingArgs,
+} from "./src/router.ts";
+export { mount, type MountOptions } from "./src/mount.ts";
 export { serve } from "./src/serve.ts";
 export type { ServeOptions, Server, ServerAddress } from "./src/serve.ts";

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the dev tools from
-# npm (and Debian packages the real-peer tests need, when run as root), then
-# runs every step in scripts/ci/ in name order. Each step prints its own
-# summary; the script ends with one "N passed, N failed" line over steps.
+# npm, then runs every step in scripts/ci/ in name order. The last line
+# totals the tests the steps' runners reported (Deno, node --test, bun test,
+# and our own "N passed, N failed" lines) as "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/tools.sh
-passed=0
-failed=0
-failures=()
+log_dir="$(mktemp -d)"
+trap 'rm -rf "$log_dir"' EXIT
+steps_failed=()
 for step in scripts/ci/*.sh; do
   echo "=== ${step}"
-  if bash "$step"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    failures+=("$step")
+  log="$log_dir/$(basename "$step").log"
+  if ! bash "$step" 2>&1 | tee "$log"; then
+    steps_failed+=("$step")
   fi
 done
-[ "$failed" -eq 0 ] || printf 'failed step: %s\n' "${failures[@]}"
-echo "steps: ${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ]
+# Strip colours, then add up what each runner said.
+totals=$(cat "$log_dir"/*.log | sed -E 's/\x1b\[[0-9;]*m//g' | awk '
+  /^(ok|FAILED) \| [0-9]+ passed/ { split($0, a, "|"); p += a[2] + 0; f += a[3] + 0; next }
+  /^# pass [0-9]+$/ { p += $3; next }
+  /^# fail [0-9]+$/ { f += $3; next }
+  /^ *[0-9]+ pass$/ { p += $1; next }
+  /^ *[0-9]+ fail$/ { f += $1; next }
+  /^[A-Za-z-]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; next }
+  END { printf "%d %d", p, f }')
+read -r passed failed <<<"$totals"
+for step in "${steps_failed[@]}"; do echo "failed step: $step"; done
+echo "tests: ${passed} passed, $((failed + ${#steps_failed[@]})) failed"
+[ "${#steps_failed[@]}" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -25,7 +25,10 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: TAB, SP, VCHAR and obs-text (U+0080–U+00FF); nothing else.
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // Reason phrase: the same alphabet as a field value (RFC 9112 §4).
-const STATUS = /^([1-9][0-9]{2}) ([\t\x20-\x7e\x80-\xff]*)$/;
+// The reason may be empty ("200 "), but neither starts nor ends with white
+// space: PEP 3333 wants one space between code and reason, none around.
+const STATUS =
+  /^([1-9][0-9]{2}) ((?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)$/;
 
 /** A parsed, checked status line. */
 export interface Status {

@@ -8,6 +8,7 @@ import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
 import { decodePath, splitHost, splitUrl } from "./_path.ts";
 import { wrapFile } from "./file_wrapper.ts";
+import type { ExchangeContext } from "./_exchange.ts";
 import type {
   Environ,
   ErrorStream,
@@ -120,11 +121,16 @@ function headerNameOf(key: string): string | undefined {
     : name;
 }
 
-/** Per-request state, and the Proxy handler that consults it. */
-export class EnvironState implements ProxyHandler<Target> {
+/**
+ * Per-request state: the Proxy handler that consults it, and the context
+ * an Exchange runs in.
+ */
+export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
   readonly request: Request;
   readonly args: readonly unknown[];
   readonly config: GatewayConfig;
+  /** Set by createEnviron. */
+  environ!: Environ;
   #materialized = false;
   #deleted: Set<string> | undefined;
   #errors: ErrorStream | undefined;
@@ -142,6 +148,19 @@ export class EnvironState implements ProxyHandler<Target> {
   /** The request's error stream (the one the app sees as wsgi.errors). */
   get errors(): ErrorStream {
     return this.#errors ??= new LogStream(this.config.errors);
+  }
+
+  get debug(): boolean {
+    return this.config.debug;
+  }
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  /** Passes on a partial line the app left in wsgi.errors. */
+  finish(): void {
+    this.#errors?.flush();
   }
 
   #remote(): RemoteAddress | undefined {
@@ -288,19 +307,22 @@ export class EnvironState implements ProxyHandler<Target> {
   }
 }
 
-/** Builds the environ of one request. */
+/**
+ * Builds the environ of one request; undefined when the path lies outside
+ * the configured mount prefix (the app is not there: a 404).
+ */
 export function createEnviron(
   state: EnvironState,
-): Environ {
+): Environ | undefined {
   const { request, config } = state;
   const url = splitUrl(request.url);
   const [serverName, serverPort] = splitHost(url.host, url.https);
   let pathInfo = decodePath(url.path);
   const scriptName = config.scriptName;
-  if (
-    scriptName !== "" &&
-    (pathInfo === scriptName || pathInfo.startsWith(scriptName + "/"))
-  ) {
+  if (scriptName !== "") {
+    if (pathInfo !== scriptName && !pathInfo.startsWith(scriptName + "/")) {
+      return undefined;
+    }
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const target: Target = {
@@ -324,8 +346,10 @@ export function createEnviron(
     "tsgi.request": request,
     "tsgi.runtime_args": state.args,
   };
+  // Apache's SSL variable, which PEP 3333 asks servers to provide.
+  if (url.https) target.HTTPS = "on";
   if (config.extraEnviron !== undefined) {
     Object.assign(target, config.extraEnviron);
   }
-  return new Proxy(target, state) as unknown as Environ;
+  return state.environ = new Proxy(target, state) as unknown as Environ;
 }

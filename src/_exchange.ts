@@ -23,9 +23,12 @@ type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 /** What an Exchange needs from the gateway that made it. */
 export interface ExchangeContext {
   readonly environ: Environ;
+  /** Read only when something is logged, so it may be made lazily. */
   readonly errors: ErrorStream;
   readonly debug: boolean;
   readonly method: string;
+  /** Called once when the request is over (flushes a held log line). */
+  finish?(): void;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -101,7 +104,9 @@ export class Exchange {
   #iteratorDone = false;
   #closed = false;
   #resolve: ((response: Response | Promise<Response>) => void) | undefined;
-  #wake: (() => void) | undefined;
+  // A pull waiting for an async app that committed by write(): true when
+  // a write filled the read it was called for, false to pull again.
+  #wake: ((filled: boolean) => void) | undefined;
   #drain: (() => void)[] | undefined;
 
   constructor(ctx: ExchangeContext) {
@@ -115,7 +120,7 @@ export class Exchange {
     headers: Header[],
     excInfo?: unknown,
   ): Write => {
-    if (excInfo !== undefined) {
+    if (excInfo !== undefined && excInfo !== null) {
       // PEP 3333: once anything is sent, the app's error must propagate.
       if (this.#committed) throw excInfo;
     } else if (this.#started) {
@@ -158,6 +163,15 @@ export class Exchange {
       throw new Error("Cannot write(): the client has gone away");
     }
     if (chunk.length === 0) return RESOLVED;
+    const cl = this.#contentLength;
+    if (cl >= 0 && !this.#discard) {
+      const before = this.#committed ? this.#sent : this.#writtenBytes;
+      if (before + chunk.length > cl) {
+        throw new RangeError(
+          `Cannot write ${chunk.length} bytes: Content-Length is ${cl} and ${before} bytes were already written`,
+        );
+      }
+    }
     if (!this.#committed) {
       (this.#written ??= []).push(chunk);
       this.#writtenBytes += chunk.length;
@@ -168,7 +182,7 @@ export class Exchange {
     if (this.#discard) return RESOLVED;
     if (this.#ended) throw new Error("Cannot write(): the response has ended");
     this.#enqueue(chunk);
-    this.#wake?.();
+    this.#wake?.(true);
     const controller = this.#controller;
     if (controller === undefined || this.#ended) return RESOLVED;
     return (controller.desiredSize ?? 0) >= 0
@@ -271,7 +285,7 @@ export class Exchange {
     if (this.#committed) {
       // Headers went out with an earlier write(); the result continues it.
       if (this.#discard || this.#ended) this.#closeResult();
-      else this.#wake?.();
+      else this.#wake?.(false);
       return undefined;
     }
     if (this.#written !== undefined) return this.#commit();
@@ -288,7 +302,9 @@ export class Exchange {
     this.#discard = true;
     const tooLarge = (error as Record<symbol, unknown>)?.[BODY_TOO_LARGE] ===
       true;
-    if (!tooLarge) this.#log(what, error);
+    if (tooLarge) {
+      this.#log("request body larger than maxBodySize, answered 413");
+    } else this.#log(what, error);
     this.#closeResult();
     return tooLarge
       ? errorResponse(
@@ -515,7 +531,13 @@ export class Exchange {
     if (this.#head || isBodiless(this.#status!.code)) {
       this.#discard = true;
       this.#closeResult();
-      return this.#respond(null);
+      // A null body makes runtimes announce "Content-Length: 0"; for HEAD
+      // of a body of unknown length an empty stream says nothing instead.
+      const unknownLength = this.#head && this.#contentLength === -1 &&
+        !isBodiless(this.#status!.code);
+      return this.#respond(
+        unknownLength ? new ReadableStream({ start: (c) => c.close() }) : null,
+      );
     }
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -528,7 +550,7 @@ export class Exchange {
       cancel: () => {
         this.#cancelled = true;
         this.#ended = true;
-        this.#wake?.();
+        this.#wake?.(false);
         this.#closeResult();
       },
     }, { highWaterMark: 0 });
@@ -586,13 +608,16 @@ export class Exchange {
     const iterator = this.#iterator;
     if (iterator === undefined) {
       if (this.#appDone) return this.#end();
-      // An async app that committed by write() is still running.
-      return new Promise<void>((resolve) => {
-        this.#wake = () => {
+      // An async app that committed by write() is still running. A pull
+      // that settles without enqueuing is not called again for the same
+      // read (WHATWG Streams), so when woken by anything but a write, pull
+      // again from here.
+      return new Promise<boolean>((resolve) => {
+        this.#wake = (filled) => {
           this.#wake = undefined;
-          resolve();
+          resolve(filled);
         };
-      });
+      }).then((filled) => filled ? undefined : this.#pull());
     }
     if (this.#result !== undefined && Symbol.asyncIterator in this.#result) {
       return this.#pullAsync(iterator as AsyncIterator<Uint8Array>);
@@ -672,7 +697,7 @@ export class Exchange {
     this.#ended = true;
     this.#log(`${what} after the response started`, error);
     this.#controller?.error(error);
-    this.#wake?.();
+    this.#wake?.(false);
     this.#closeResult();
   }
 
@@ -686,6 +711,7 @@ export class Exchange {
       if (!this.#appDone) return;
     }
     this.#closed = true;
+    this.#ctx.finish?.();
     let pending: unknown;
     if (iterator !== undefined && !this.#iteratorDone) {
       this.#iteratorDone = true;

@@ -12,8 +12,69 @@ export interface UrlParts {
   query: string;
 }
 
+// Deno leaves raw non-ASCII in the query and dot segments in the path;
+// Bun and workerd do not. Both are rare, so one test finds either.
+const UNUSUAL = /[\u0080-\uffff]|\/(?:\.|%2e)/i;
+const NON_ASCII = /[\u0080-\uffff]+/g;
+
+function encodeNonAscii(text: string): string {
+  return text.replace(NON_ASCII, (run) => {
+    try {
+      return encodeURIComponent(run);
+    } catch {
+      // A lone surrogate has no UTF-8 form; the URL parser would write U+FFFD.
+      return encodeURIComponent(run.toWellFormed());
+    }
+  });
+}
+
+function isDot(segment: string): boolean {
+  return segment === "." || segment.toLowerCase() === "%2e";
+}
+
+function isDotDot(segment: string): boolean {
+  if (segment.length < 2 || segment.length > 6) return false;
+  const lower = segment.toLowerCase();
+  return lower === ".." || lower === ".%2e" || lower === "%2e." ||
+    lower === "%2e%2e";
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments, with WHATWG's `%2e` spellings. */
+function removeDotSegments(path: string): string {
+  const input = path.split("/");
+  const output: string[] = [];
+  for (let i = 1; i < input.length; i++) {
+    const segment = input[i];
+    const last = i === input.length - 1;
+    if (isDot(segment)) {
+      if (last) output.push("");
+    } else if (isDotDot(segment)) {
+      output.pop();
+      if (last) output.push("");
+    } else {
+      output.push(segment);
+    }
+  }
+  return "/" + output.join("/");
+}
+
+/**
+ * Makes a target the same on every runtime: non-ASCII percent-encoded as
+ * UTF-8 and dot segments resolved, as the WHATWG URL parser does.
+ */
+function normalize(parts: UrlParts): UrlParts {
+  let path = encodeNonAscii(parts.path);
+  if (/\/(?:\.|%2e)/i.test(path)) path = removeDotSegments(path);
+  return { ...parts, path, query: encodeNonAscii(parts.query) };
+}
+
 /** Splits a serialized absolute URL (as `Request.url` gives it). */
 export function splitUrl(url: string): UrlParts {
+  const parts = splitRaw(url);
+  return UNUSUAL.test(url) ? normalize(parts) : parts;
+}
+
+function splitRaw(url: string): UrlParts {
   const https = url.charCodeAt(4) === 115; // "https:" vs "http:"
   const hostStart = https ? 8 : 7;
   let pathStart = url.indexOf("/", hostStart);

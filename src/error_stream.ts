@@ -13,7 +13,7 @@ import type { ErrorStream } from "./types.ts";
  *
  * @example Collect what an app logs
  * ```ts
- * import { LogStream } from "@tsgi/tsgi/error-stream";
+ * import { LogStream } from "@tsgi/tsgi";
  * const lines: string[] = [];
  * const errors = new LogStream((text) => lines.push(text));
  * errors.write("disk almost full\n");
@@ -24,7 +24,11 @@ export class LogStream implements ErrorStream {
   #sink: ((text: string) => void) | undefined;
   #pending = "";
 
-  /** @param sink Receives every write as it is; omit for `console.error`. */
+  /**
+   * Makes an error stream.
+   *
+   * @param sink Receives every write as it is; omit for `console.error`.
+   */
   constructor(sink?: (text: string) => void) {
     this.#sink = sink;
   }

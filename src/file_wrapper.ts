@@ -21,7 +21,7 @@ const DEFAULT_BLOCK = 64 * 1024;
  *
  * @example Serve a Blob
  * ```ts
- * import { FileWrapper } from "@tsgi/tsgi/file-wrapper";
+ * import { FileWrapper } from "@tsgi/tsgi";
  * const body = new FileWrapper(new Blob(["hello"]));
  * for await (const chunk of body) console.log(chunk.length); // 5
  * await body.close();
@@ -37,6 +37,8 @@ export class FileWrapper implements AsyncIterable<Uint8Array> {
   #closed = false;
 
   /**
+   * Wraps a file-like source.
+   *
    * @param source A Blob (or File), a ReadableStream, or an object with
    *   `read(size)` and optionally `close()`.
    * @param blockSize A hint for the chunk size; 64 KiB by default.

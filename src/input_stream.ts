@@ -23,13 +23,13 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 function toSize(size: number | null | undefined): number {
-  if (size === undefined || size === null || size < 0) return Infinity;
+  if (size === undefined || size === null) return Infinity;
   if (typeof size !== "number" || Number.isNaN(size)) {
     throw new TypeError(
       `Cannot read ${String(size)} bytes: expected a number or nothing`,
     );
   }
-  return Math.floor(size);
+  return size < 0 ? Infinity : Math.floor(size);
 }
 
 /**
@@ -42,7 +42,7 @@ function toSize(size: number | null | undefined): number {
  *
  * @example Read a POST body
  * ```ts
- * import { BodyInput } from "@tsgi/tsgi/input-stream";
+ * import { BodyInput } from "@tsgi/tsgi";
  * const input = new BodyInput(new Request("http://x/", { method: "POST", body: "a\nb" }).body);
  * console.log(await input.readline()); // Uint8Array [97, 10]
  * console.log(await input.read()); // Uint8Array [98]
@@ -58,6 +58,8 @@ export class BodyInput implements InputStream {
   #received = 0;
 
   /**
+   * Makes an input stream over a body.
+   *
    * @param source The body; `null` for none.
    * @param maxBodySize Reading past this many bytes throws a RangeError.
    */

@@ -7,6 +7,7 @@
 
 import { configure, createEnviron, EnvironState } from "./_environ.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
+import { LogStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
 
 /**
@@ -52,6 +53,9 @@ export function toFetchHandler(
     if (limited) {
       const length = request.headers.get("content-length");
       if (length !== null && Number(length) > config.maxBodySize) {
+        new LogStream(config.errors).write(
+          `tsgi: request body of ${length} bytes is larger than maxBodySize (${config.maxBodySize}), answered 413 (${request.method} ${request.url})\n`,
+        );
         return errorResponse(
           413,
           "Content Too Large",
@@ -62,12 +66,15 @@ export function toFetchHandler(
       }
     }
     const state = new EnvironState(request, runtimeArgs, config);
-    const environ = createEnviron(state);
-    return new Exchange({
-      environ,
-      errors: state.errors,
-      debug: config.debug,
-      method: request.method,
-    }).run(app);
+    if (createEnviron(state) === undefined) {
+      return errorResponse(
+        404,
+        "Not Found",
+        undefined,
+        false,
+        request.method === "HEAD",
+      );
+    }
+    return new Exchange(state).run(app);
   };
 }

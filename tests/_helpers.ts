@@ -14,7 +14,10 @@ export function b(text: string): Uint8Array {
 export function harness(
   app: App,
   options: GatewayOptions = {},
-): { handler: (request: Request | string) => Promise<Response>; logs: string[] } {
+): {
+  handler: (request: Request | string) => Promise<Response>;
+  logs: string[];
+} {
   const logs: string[] = [];
   const handler = toFetchHandler(app, {
     errors: (text) => logs.push(text),

@@ -65,7 +65,10 @@ Deno.test("environ: PATH_INFO is percent-decoded octet by octet (latin-1)", asyn
     "/t\u00c3\u00a4st",
   );
   // Non-ASCII in the URL arrives percent-encoded by the URL parser.
-  assert.equal((await environFor("http://x/täst")).PATH_INFO, "/t\u00c3\u00a4st");
+  assert.equal(
+    (await environFor("http://x/täst")).PATH_INFO,
+    "/t\u00c3\u00a4st",
+  );
   const slash = await environFor("http://x/a%2Fb?q=%2F");
   assert.equal(slash.PATH_INFO, "/a/b");
   assert.equal(slash.REQUEST_URI, "/a%2Fb?q=%2F");
@@ -100,7 +103,10 @@ Deno.test("environ: every CGI value is a native string of U+0000-U+00FF", async 
   for (const [key, value] of Object.entries(env)) {
     if (/^[A-Z_]+$/.test(key)) {
       assert.equal(typeof value, "string", key);
-      assert.ok(!/[^\u0000-\u00ff]/.test(value as string), key);
+      assert.ok(
+        [...(value as string)].every((c) => c.charCodeAt(0) <= 0xff),
+        key,
+      );
     }
   }
   assert.equal(env.HTTP_X_LATIN, "caf\u00e9");
@@ -111,13 +117,19 @@ Deno.test("environ: scriptName mounts the app under a prefix", async () => {
     ["/app", "/app", ""],
     ["/app/", "/app", "/"],
     ["/app/x/y", "/app", "/x/y"],
-    ["/apple", "/app", "/apple"],
-    ["/other", "/app", "/other"],
   ];
   for (const [path, script, info] of cases) {
     const env = await environFor("http://x" + path, { scriptName: "/app/" });
     assert.equal(env.SCRIPT_NAME, script, path);
     assert.equal(env.PATH_INFO, info, path);
+  }
+  // Outside the prefix the app is not there at all.
+  for (const path of ["/apple", "/other", "/"]) {
+    const response = await toFetchHandler(() => {
+      throw new Error("must not be called");
+    }, { scriptName: "/app" })(new Request("http://x" + path));
+    assert.equal(response.status, 404, path);
+    await response.body?.cancel();
   }
   assert.throws(() => toFetchHandler(() => [], { scriptName: "app" }), {
     name: "TypeError",
@@ -164,7 +176,11 @@ Deno.test("environ: HTTP_* for every header, repeats joined with a comma", async
   assert.equal(env.HTTP_USER_AGENT, "tests");
   assert.equal(env.HTTP_HOST, undefined); // a Request built in-process has no Host
   const httpKeys = Object.keys(env).filter((k) => k.startsWith("HTTP_")).sort();
-  assert.deepEqual(httpKeys, ["HTTP_ACCEPT", "HTTP_USER_AGENT", "HTTP_X_REQUEST_ID"]);
+  assert.deepEqual(httpKeys, [
+    "HTTP_ACCEPT",
+    "HTTP_USER_AGENT",
+    "HTTP_X_REQUEST_ID",
+  ]);
 });
 
 Deno.test("environ: header names with underscores are dropped, not impersonated", async () => {
@@ -240,7 +256,9 @@ Deno.test("environ: extraEnviron adds keys to every request", async () => {
 });
 
 Deno.test("environ: REMOTE_ADDR and tsgi.info from Deno's handler info", async () => {
-  const info = { remoteAddr: { hostname: "127.0.0.9", port: 5555, transport: "tcp" } };
+  const info = {
+    remoteAddr: { hostname: "127.0.0.9", port: 5555, transport: "tcp" },
+  };
   const env = await environFor("http://x/", {}, info);
   assert.equal(env.REMOTE_ADDR, "127.0.0.9");
   assert.equal(env.REMOTE_PORT, "5555");
@@ -251,7 +269,11 @@ Deno.test("environ: REMOTE_ADDR and tsgi.info from Deno's handler info", async (
 
 Deno.test("environ: REMOTE_ADDR and tsgi.server from Bun's server.requestIP", async () => {
   const server = {
-    requestIP: (_request: Request) => ({ address: "::1", port: 6000, family: "IPv6" }),
+    requestIP: (_request: Request) => ({
+      address: "::1",
+      port: 6000,
+      family: "IPv6",
+    }),
   };
   const env = await environFor("http://x/", {}, server);
   assert.equal(env.REMOTE_ADDR, "::1");
@@ -261,9 +283,14 @@ Deno.test("environ: REMOTE_ADDR and tsgi.server from Bun's server.requestIP", as
 
 Deno.test("environ: CF-Connecting-IP is trusted only under Workers' (request, env, ctx)", async () => {
   const request = () =>
-    new Request("http://x/", { headers: { "cf-connecting-ip": "203.0.113.7" } });
+    new Request("http://x/", {
+      headers: { "cf-connecting-ip": "203.0.113.7" },
+    });
   const bindings = { GREETING: "hi" };
-  const ctx = { waitUntil(_p: Promise<unknown>) {}, passThroughOnException() {} };
+  const ctx = {
+    waitUntil(_p: Promise<unknown>) {},
+    passThroughOnException() {},
+  };
   const worker = await environFor(request(), {}, bindings, ctx);
   assert.equal(worker.REMOTE_ADDR, "203.0.113.7");
   assert.equal(worker.REMOTE_PORT, undefined);

@@ -1,0 +1,143 @@
+// Router matching cost: 10 vs 1,000 routes (the trie must not slow down
+// with the route count), and 100 routes against Hono's RegExpRouter and
+// TrieRouter on the same routes and paths. Prints ns/match and ratios.
+//
+//   deno run scripts/bench/router_bench.ts [--rounds 15] [--iterations 200000]
+//
+// Measurements are interleaved round by round and the median is kept, so a
+// busy machine slows every contender alike. Timing is only printed, never
+// asserted.
+
+import { Router } from "../../src/router.ts";
+import type { App } from "../../src/types.ts";
+// Hono is a dev tool here (tools/node_modules), never a runtime dependency.
+import { RegExpRouter } from "../../tools/node_modules/hono/dist/router/reg-exp-router/index.js";
+import { TrieRouter } from "../../tools/node_modules/hono/dist/router/trie-router/index.js";
+
+function arg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(name);
+  return i === -1 ? fallback : Number(Deno.args[i + 1]);
+}
+const ROUNDS = arg("--rounds", 15);
+const ITERATIONS = arg("--iterations", 200_000);
+
+const app: App = (_environ, startResponse) => {
+  startResponse("204 No Content", []);
+  return [];
+};
+
+/** Route i of a realistic REST-ish API: statics, parameters and wildcards. */
+function route(i: number): { method: string; pattern: string; path: string } {
+  switch (i % 5) {
+    case 0:
+      return { method: "GET", pattern: `/api/res${i}`, path: `/api/res${i}` };
+    case 1:
+      return {
+        method: "GET",
+        pattern: `/api/res${i}/:id`,
+        path: `/api/res${i}/42`,
+      };
+    case 2:
+      return {
+        method: "POST",
+        pattern: `/api/res${i}/:id/items/:item`,
+        path: `/api/res${i}/7/items/9`,
+      };
+    case 3:
+      return {
+        method: "GET",
+        pattern: `/static${i}/*`,
+        path: `/static${i}/css/site.css`,
+      };
+    default:
+      return {
+        method: "PUT",
+        pattern: `/users/:user/res${i}/settings`,
+        path: `/users/ann/res${i}/settings`,
+      };
+  }
+}
+
+function routes(n: number) {
+  return Array.from({ length: n }, (_, i) => route(i));
+}
+
+/** The 10 paths every case looks up: routes 0..9, present in every table. */
+const LOOKUPS = routes(10);
+
+type Matcher = (method: string, path: string) => unknown;
+
+function tsgi(n: number): Matcher {
+  const router = new Router();
+  for (const r of routes(n)) router.add(r.method, r.pattern, app);
+  return (method, path) => router.match(method, path);
+}
+
+function hono(
+  Kind: typeof RegExpRouter | typeof TrieRouter,
+  n: number,
+): Matcher {
+  const router = new Kind();
+  for (const r of routes(n)) router.add(r.method, r.pattern, app);
+  return (method, path) => router.match(method, path);
+}
+
+const cases: [string, Matcher][] = [
+  ["tsgi Router, 10 routes", tsgi(10)],
+  ["tsgi Router, 1,000 routes", tsgi(1000)],
+  ["tsgi Router, 100 routes", tsgi(100)],
+  ["Hono RegExpRouter, 100 routes", hono(RegExpRouter, 100)],
+  ["Hono TrieRouter, 100 routes", hono(TrieRouter, 100)],
+];
+
+// Every matcher must find every lookup, or the comparison means nothing.
+for (const [name, match] of cases) {
+  for (const { method, path } of LOOKUPS) {
+    const found = match(method, path) as unknown;
+    const empty = found === undefined ||
+      (Array.isArray(found) && Array.isArray(found[0]) &&
+        found[0].length === 0);
+    if (empty) throw new Error(`${name} found no route for ${method} ${path}`);
+  }
+}
+
+let sink = 0;
+function measure(match: Matcher): number {
+  const start = performance.now();
+  for (let i = 0; i < ITERATIONS; i++) {
+    const { method, path } = LOOKUPS[i % LOOKUPS.length];
+    if (match(method, path) !== undefined) sink++;
+  }
+  return (performance.now() - start) * 1e6 / ITERATIONS; // ns per match
+}
+
+for (const [, match] of cases) measure(match); // warm up every matcher
+const samples = cases.map(() => [] as number[]);
+for (let round = 0; round < ROUNDS; round++) {
+  cases.forEach(([, match], i) => samples[i].push(measure(match)));
+}
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[values.length >> 1];
+const ns = samples.map(median);
+
+console.log(
+  `router_bench: ${ROUNDS} rounds x ${ITERATIONS} matches, median ns/match (Deno ${Deno.version.deno})`,
+);
+cases.forEach(([name], i) =>
+  console.log(`  ${name.padEnd(32)} ${ns[i].toFixed(1).padStart(8)} ns`)
+);
+const scale = ns[1] / ns[0];
+console.log(
+  `  1,000 vs 10 routes (tsgi)         ${scale.toFixed(2)}x  (target <= 1.50x)`,
+);
+console.log(
+  `  tsgi / Hono RegExpRouter (100)    ${(ns[2] / ns[3]).toFixed(2)}x`,
+);
+console.log(
+  `  tsgi / Hono TrieRouter (100)      ${(ns[2] / ns[4]).toFixed(2)}x`,
+);
+if (sink === 0) console.log("(no matches?)");
+if (scale > 1.5) {
+  console.log("FAIL: the 1,000-route case is more than 1.5x the 10-route case");
+  Deno.exit(1);
+}
