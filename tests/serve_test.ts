@@ -3,22 +3,13 @@ import assert from "node:assert/strict";
 import { type App, serve } from "../mod.ts";
 import { logDate } from "../src/_access_log.ts";
 import { b, dec } from "./_helpers.ts";
-
-/** wsgiref's access log line, with the date left open. */
-const LOG_LINE =
-  /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4} \d{2}:\d{2}:\d{2}\] "(.*)" (\d{3}) (\d+|-)$/;
+import {
+  checkGracefulShutdown,
+  endlessApp,
+  LOG_LINE,
+} from "./_serve_fixtures.mjs";
 
 const quiet = { onListen() {}, accessLog: false } as const;
-
-/** A promise with its resolve function. */
-function latch<T = void>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-} {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
-}
 
 /** Sends one raw HTTP/1.1 request on a new connection: the reply, or the error's name. */
 async function rawRequest(port: number, path = "/"): Promise<string> {
@@ -124,63 +115,18 @@ Deno.test("serve: writes wsgiref's access log line with the bytes sent", async (
 });
 
 Deno.test("serve: shutdown() lets a request in flight finish and refuses new connections", async () => {
-  const lines: string[] = [];
-  const gate = latch();
-  const streaming = latch();
-  const closed = latch();
-  const app: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    return {
-      async *[Symbol.asyncIterator]() {
-        yield b("first ");
-        streaming.resolve();
-        await gate.promise;
-        yield b("second");
-      },
-      close: () => closed.resolve(),
-    };
-  };
-  const server = await serve(app, {
-    port: 0,
-    onListen() {},
-    accessLog: (line) => lines.push(line),
-  });
-  const response = await fetch(server.url + "slow");
-  const reader = response.body!.getReader();
-  const first = await reader.read();
-  await streaming.promise;
-
-  const stopped = server.shutdown();
-  assert.equal(server.shutdown(), stopped, "shutdown() is idempotent");
-  // A new connection is not served while the request drains.
-  assert.doesNotMatch(await rawRequest(server.port), /^HTTP\/1\.1 /);
-
-  gate.resolve();
-  let text = dec.decode(first.value);
-  for (let step = await reader.read(); !step.done; step = await reader.read()) {
-    text += dec.decode(step.value);
-  }
-  assert.equal(text, "first second");
-  await closed.promise;
-  await stopped;
-  await server.finished;
-  assert.equal(await rawRequest(server.port), "ConnectionRefused");
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], /"GET \/slow HTTP\/1\.1" 200 12$/);
+  // Deno closes its listener a moment after shutdown(): a connection made
+  // in between is reset rather than refused, but never served.
+  const during = await checkGracefulShutdown(
+    serve,
+    async (url) => await (await fetch(url)).text(),
+  );
+  assert.match(during, /^(ECONNREFUSED|ECONNRESET|)$/);
 });
 
 Deno.test("serve: a client that disconnects cancels the response and close() runs", async () => {
   const lines: string[] = [];
-  const closed = latch();
-  const app: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
-    return {
-      *[Symbol.iterator]() {
-        for (;;) yield new Uint8Array(16384);
-      },
-      close: () => closed.resolve(),
-    };
-  };
+  const { app, closed } = endlessApp();
   await using server = await serve(app, {
     port: 0,
     onListen() {},
@@ -312,23 +258,24 @@ Deno.test("deno serve --parallel runs examples/deno_serve.ts", async () => {
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   // Deno announces the address on stderr (stdout in older releases).
   const seen: string[] = [];
-  const listening = latch<string>();
+  let announce!: (url: string) => void;
+  const listening = new Promise<string>((resolve) => announce = resolve);
   const watch = async (stream: ReadableStream<Uint8Array>) => {
     let text = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       text += chunk;
       const match = /Listening on (http:\/\/\S+?\/)/.exec(text);
-      if (match) listening.resolve(match[1]);
+      if (match) announce(match[1]);
     }
     seen.push(text);
   };
   const drained = Promise.all([watch(child.stdout), watch(child.stderr)]);
   const status = child.status.then((s) => {
-    listening.resolve("");
+    announce("");
     return s;
   });
   try {
-    const url = await listening.promise;
+    const url = await listening;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, seen.join(""));
     for (let i = 0; i < 4; i++) {
       const response = await fetch(url, { client });

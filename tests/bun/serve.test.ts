@@ -4,32 +4,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { type App, serve } from "../../mod.ts";
+import {
+  checkGracefulShutdown,
+  endlessApp,
+  LOG_LINE,
+} from "../_serve_fixtures.mjs";
 
 const enc = new TextEncoder();
 const MiB = 1024 * 1024;
-const LOG_LINE =
-  /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4} \d{2}:\d{2}:\d{2}\] "(.*)" (\d{3}) (\d+|-)$/;
-
-function latch(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => resolve = r);
-  return { promise, resolve };
-}
-
-/** One raw request on a new connection: the reply text, or the error code. */
-function raw(port: number, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let reply = "";
-    socket.on("connect", () => socket.write(text));
-    socket.on("data", (data) => reply += data.toString("latin1"));
-    socket.on("end", () => resolve(reply));
-    socket.on(
-      "error",
-      (error: Error & { code?: string }) => resolve(error.code ?? error.name),
-    );
-  });
-}
 
 test("serve on Bun: runs on Bun.serve and keeps both Set-Cookie", async () => {
   assert.equal(typeof (globalThis as { Bun?: unknown }).Bun, "object");
@@ -94,61 +76,15 @@ test("serve on Bun: a body over Bun's default 128 MiB limit streams through", as
 });
 
 test("serve on Bun: shutdown() lets a request in flight finish and refuses new connections", async () => {
-  const lines: string[] = [];
-  const gate = latch();
-  const streaming = latch();
-  const closed = latch();
-  const app: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    return {
-      async *[Symbol.asyncIterator]() {
-        yield enc.encode("first ");
-        streaming.resolve();
-        await gate.promise;
-        yield enc.encode("second");
-      },
-      close: () => closed.resolve(),
-    };
-  };
-  const server = await serve(app, {
-    port: 0,
-    onListen() {},
-    accessLog: (line) => lines.push(line),
-  });
-  const response = await fetch(server.url + "slow");
-  const text = response.text();
-  await streaming.promise;
-  const stopped = server.shutdown();
-  assert.equal(server.shutdown(), stopped);
-  assert.equal(
-    await raw(server.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-    "ECONNREFUSED",
+  const during = await checkGracefulShutdown(
+    serve,
+    async (url) => await (await fetch(url)).text(),
   );
-  gate.resolve();
-  assert.equal(await text, "first second");
-  await closed.promise;
-  await stopped;
-  await server.finished;
-  assert.equal(
-    await raw(server.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-    "ECONNREFUSED",
-  );
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], LOG_LINE);
-  assert.match(lines[0], /"GET \/slow HTTP\/1\.1" 200 12$/);
+  assert.equal(during, "ECONNREFUSED");
 });
 
 test("serve on Bun: a client that disconnects cancels the response and close() runs", async () => {
-  const closed = latch();
-  const app: App = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
-    return {
-      *[Symbol.iterator]() {
-        for (;;) yield new Uint8Array(16384);
-      },
-      close: () => closed.resolve(),
-    };
-  };
+  const { app, closed } = endlessApp();
   await using server = await serve(app, {
     port: 0,
     onListen() {},

@@ -11,16 +11,16 @@ const { serve } = await import(
   new URL("../../npm/mod.js", import.meta.url).href
 );
 
+import {
+  checkGracefulShutdown,
+  endlessApp,
+  latch,
+  LOG_LINE,
+  raw,
+} from "../_serve_fixtures.mjs";
+
 const enc = new TextEncoder();
 const MiB = 1024 * 1024;
-const LOG_LINE =
-  /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4} \d{2}:\d{2}:\d{2}\] "(.*)" (\d{3}) (\d+|-)$/;
-
-function latch() {
-  let resolve;
-  const promise = new Promise((r) => resolve = r);
-  return { promise, resolve };
-}
 
 /** A server with its log lines collected, stopped after the test. */
 async function start(t, app, options = {}) {
@@ -51,18 +51,6 @@ function request(url, options = {}, body) {
     });
     req.on("error", reject);
     req.end(body);
-  });
-}
-
-/** One raw request on a new connection: the reply text, or the error code. */
-function raw(port, text) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let reply = "";
-    socket.on("connect", () => socket.write(text));
-    socket.on("data", (data) => reply += data.toString("latin1"));
-    socket.on("end", () => resolve(reply));
-    socket.on("error", (error) => resolve(error.code));
   });
 }
 
@@ -225,16 +213,7 @@ test("serve on Node: a 16 MiB chunked upload streams into wsgi.input", async (t)
 });
 
 test("serve on Node: a client that disconnects cancels the response and close() runs", async (t) => {
-  const closed = latch();
-  const app = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
-    return {
-      *[Symbol.iterator]() {
-        for (;;) yield new Uint8Array(16384);
-      },
-      close: () => closed.resolve(),
-    };
-  };
+  const { app, closed } = endlessApp();
   const { server, lines } = await start(t, app);
   const req = http.get(server.url + "forever", (res) => {
     res.once("data", () => req.destroy());
@@ -302,50 +281,20 @@ test("serve on Node: bad requests get 400 and gateway options apply", async (t) 
 });
 
 test("serve on Node: shutdown() lets a request in flight finish and refuses new connections", async () => {
-  const lines = [];
-  const gate = latch();
-  const streaming = latch();
-  const app = (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    return (async function* () {
-      yield enc.encode("first ");
-      streaming.resolve();
-      await gate.promise;
-      yield enc.encode("second");
-    })();
-  };
-  const server = await serve(app, {
-    port: 0,
-    onListen() {},
-    accessLog: (line) => lines.push(line),
-  });
   // A keep-alive client: shutdown must not wait for it to hang up.
   const agent = new http.Agent({ keepAlive: true });
-  const body = new Promise((resolve, reject) => {
-    http.get(server.url + "slow", { agent }, (res) => {
-      let text = "";
-      res.on("data", (data) => text += data);
-      res.on("end", () => resolve(text));
-    }).on("error", reject);
-  });
-  await streaming.promise;
-  const stopped = server.shutdown();
-  assert.equal(server.shutdown(), stopped);
-  assert.equal(
-    await raw(server.port, "GET / HTTP/1.1\r\n\r\n"),
-    "ECONNREFUSED",
+  const during = await checkGracefulShutdown(
+    serve,
+    (url) =>
+      new Promise((resolve, reject) => {
+        http.get(url, { agent }, (res) => {
+          let text = "";
+          res.on("data", (data) => text += data);
+          res.on("end", () => resolve(text));
+        }).on("error", reject);
+      }),
   );
-  gate.resolve();
-  assert.equal(await body, "first second");
-  await stopped;
-  await server.finished;
-  assert.equal(
-    await raw(server.port, "GET / HTTP/1.1\r\n\r\n"),
-    "ECONNREFUSED",
-  );
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], LOG_LINE);
-  assert.match(lines[0], /"GET \/slow HTTP\/1\.1" 200 12$/);
+  assert.equal(during, "ECONNREFUSED");
   agent.destroy();
 });
 
