@@ -196,16 +196,27 @@ function headersOf(response: Response): string[] {
 
 async function pump(
   body: ReadableStream<Uint8Array>,
+  length: number,
   res: ServerResponse,
   exchange: Exchange,
 ): Promise<void> {
   const reader = body.getReader();
   exchange.reader = reader;
+  let sent = 0;
   try {
     for (;;) {
       const step = await reader.read();
       if (exchange.gone) return;
       if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end, which is what runs the app's close().
+        res.end(step.value);
+        while (!(await reader.read()).done);
+        return;
+      }
       if (!res.write(step.value)) {
         await new Promise<void>((resolve) => {
           exchange.wake = resolve;
@@ -249,7 +260,10 @@ function send(
   }
   const body = response.body;
   if (body === null) res.end();
-  else pump(body, res, exchange);
+  else {
+    const length = response.headers.get("content-length");
+    pump(body, length === null ? -1 : Number(length), res, exchange);
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<Response> {

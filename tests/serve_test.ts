@@ -1,7 +1,7 @@
 // serve() on Deno: real servers on 127.0.0.1, port 0.
 import assert from "node:assert/strict";
 import { type App, serve } from "../mod.ts";
-import { logDate } from "../src/_access_log.ts";
+import { logDate, StderrLog } from "../src/_access_log.ts";
 import { b, dec } from "./_helpers.ts";
 import {
   checkGracefulShutdown,
@@ -238,6 +238,18 @@ Deno.test("serve: the log date is wsgiref's, in local time", () => {
     logDate(new Date(2027, 0, 2, 3, 4, 5).getTime()),
     "02/Jan/2027 03:04:05",
   );
+});
+
+Deno.test("serve: the default log writes the lines of one event-loop turn at once", () => {
+  const writes: string[] = [];
+  const log = new StderrLog((text) => writes.push(text));
+  log.line("one");
+  log.line("two");
+  assert.deepEqual(writes, [], "nothing is written per line");
+  log.flush();
+  assert.deepEqual(writes, ["one\ntwo\n"]);
+  log.flush();
+  assert.equal(writes.length, 1, "an empty flush writes nothing");
 });
 
 Deno.test("deno serve --parallel runs examples/deno_serve.ts", async () => {
