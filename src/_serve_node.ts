@@ -214,8 +214,7 @@ async function pump(
         // headers in one write when it is also the first chunk. The stream
         // is still read to its end, which is what runs the app's close().
         res.end(step.value);
-        while (!(await reader.read()).done);
-        return;
+        break;
       }
       if (!res.write(step.value)) {
         await new Promise<void>((resolve) => {
@@ -226,12 +225,20 @@ async function pump(
         if (exchange.gone) return;
       }
     }
-    res.end();
+    if (sent !== length) res.end();
   } catch {
     // The body broke after the status went out (the app raised, or sent
     // less than its Content-Length): cut the connection so the client
     // cannot take the part it got for the whole.
     if (!exchange.gone) res.destroy();
+    return;
+  }
+  // The whole body is sent; what follows is the app's own business (an
+  // error raised after the last byte is the gateway's to log).
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
   }
 }
 

@@ -269,6 +269,31 @@ test("serve on Node: an error after the first chunk cuts the connection", async 
   assert.equal(complete, false);
 });
 
+test("serve on Node: a body complete to its Content-Length survives a later error", async (t) => {
+  const closed = latch();
+  const app = (_environ, startResponse) => {
+    startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Content-Length", "11"],
+    ]);
+    return {
+      *[Symbol.iterator]() {
+        yield enc.encode("hello ");
+        yield enc.encode("world");
+        throw new Error("after the last byte");
+      },
+      close: () => closed.resolve(),
+    };
+  };
+  const logs = [];
+  const { server } = await start(t, app, { errors: (text) => logs.push(text) });
+  const response = await request(server.url);
+  assert.equal(response.body, "hello world");
+  assert.equal(response.headers["content-length"], "11");
+  await closed.promise;
+  assert.match(logs.join(""), /after the last byte/);
+});
+
 test("serve on Node: bad requests get 400 and gateway options apply", async (t) => {
   const { server } = await start(t, hello, { maxBodySize: 10 });
   const reply = await raw(
