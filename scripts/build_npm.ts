@@ -146,6 +146,8 @@ function build(): void {
     // features are listed one by one so the check keeps to what Node 20 has.
     lib: [
       "lib.es2022.d.ts",
+      // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
+      // Node 20 included.
       "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
       "lib.dom.d.ts",
