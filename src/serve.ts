@@ -7,7 +7,7 @@
  */
 
 import type { Adapter, Listener } from "./_adapter.ts";
-import { withAccessLog } from "./_access_log.ts";
+import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
 import { toFetchHandler } from "./to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
 
@@ -143,10 +143,6 @@ function urlOf(hostname: string, port: number): string {
   return `http://${host}:${port}/`;
 }
 
-function stderrLine(line: string): void {
-  console.error("%s", line);
-}
-
 /**
  * Serves a tsgi application over HTTP: wsgiref's `make_server` and
  * `serve_forever` in one call, on Deno, Bun or Node.
@@ -195,7 +191,8 @@ export async function serve(
       `Cannot use accessLog ${typeof accessLog}: expected a boolean or a function`,
     );
   }
-  const sink = accessLog === true ? stderrLine : accessLog || undefined;
+  const log = accessLog === true ? new StderrLog() : undefined;
+  const sink = typeof accessLog === "function" ? accessLog : log?.line;
   const handlers = new Map<string, FetchHandler>();
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
@@ -218,6 +215,7 @@ export async function serve(
     reusePort,
     handler,
   });
+  if (log !== undefined) listener.finished.then(log.flush);
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
   const server: Server = {
@@ -238,7 +236,7 @@ export async function serve(
       );
     }
   }
-  (onListen ?? ((address) => stderrLine(`Listening on ${address.url}`)))({
+  (onListen ?? ((address) => stderr(`Listening on ${address.url}`)))({
     hostname: server.hostname,
     port: server.port,
     url: server.url,
