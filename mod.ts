@@ -48,3 +48,29 @@ export {
 export { mount, type MountOptions } from "./src/mount.ts";
 export { serve } from "./src/serve.ts";
 export type { ServeOptions, Server, ServerAddress } from "./src/serve.ts";
+export {
+  accessLog,
+  type AccessLogEntry,
+  type AccessLogOptions,
+  combinedLogFormat,
+  commonLogFormat,
+} from "./src/access_log.ts";
+export { errorPages, type ErrorPagesOptions } from "./src/error_pages.ts";
+export {
+  compress,
+  type CompressOptions,
+  type Encoding,
+  negotiateEncoding,
+} from "./src/compress.ts";
+export { filter, type FilterOptions } from "./src/filter.ts";
+export { proxy, type ProxyOptions } from "./src/proxy.ts";
+export {
+  proxyFix,
+  type ProxyFixOptions,
+  type ProxyFixOriginal,
+} from "./src/proxy_fix.ts";
+export {
+  type AnyFetchHandler,
+  environUrl,
+  fromFetchHandler,
+} from "./src/from_fetch_handler.ts";

@@ -135,6 +135,9 @@ function build(): void {
     // The web platform only: runtime globals are declared where used.
     lib: [
       "lib.es2022.d.ts",
+      // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
+      // Node 20 included.
+      "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
       "lib.dom.d.ts",
       "lib.dom.iterable.d.ts",

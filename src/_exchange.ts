@@ -4,7 +4,7 @@
 
 import { parseStatus, show, type Status } from "./_check.ts";
 import { checkHeaders } from "./_check.ts";
-import { BODY_TOO_LARGE } from "./input_stream.ts";
+import { BODY_BROKEN, BODY_TOO_LARGE } from "./input_stream.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
@@ -302,10 +302,21 @@ export class Exchange {
     this.#discard = true;
     const tooLarge = (error as Record<symbol, unknown>)?.[BODY_TOO_LARGE] ===
       true;
-    if (tooLarge) {
+    const broken = (error as Record<symbol, unknown>)?.[BODY_BROKEN] === true;
+    if (broken) this.#log(`bad request: ${(error as Error).message}`);
+    else if (tooLarge) {
       this.#log("request body larger than maxBodySize, answered 413");
     } else this.#log(what, error);
     this.#closeResult();
+    if (broken) {
+      return errorResponse(
+        400,
+        "Bad Request",
+        undefined,
+        this.#ctx.debug,
+        this.#head,
+      );
+    }
     return tooLarge
       ? errorResponse(
         413,
@@ -551,6 +562,10 @@ export class Exchange {
         this.#cancelled = true;
         this.#ended = true;
         this.#wake?.(false);
+        // An app awaiting write() must get control back to return (its next
+        // write() throws), or it would hang and never be closed. Resolved,
+        // not rejected: an app need not await write() at all.
+        this.#releaseWriters();
         this.#closeResult();
       },
     }, { highWaterMark: 0 });
@@ -598,12 +613,17 @@ export class Exchange {
     return true;
   }
 
-  #pull(): Promise<void> | void {
+  /** Settles the Promises of write() calls waiting for room. */
+  #releaseWriters(): void {
     const drain = this.#drain;
     if (drain !== undefined) {
       this.#drain = undefined;
       for (const resolve of drain) resolve();
     }
+  }
+
+  #pull(): Promise<void> | void {
+    this.#releaseWriters();
     if (this.#ended) return;
     const iterator = this.#iterator;
     if (iterator === undefined) {
@@ -685,6 +705,7 @@ export class Exchange {
     } else {
       this.#controller!.close();
     }
+    this.#releaseWriters();
     this.#closeResult();
   }
 
@@ -698,6 +719,7 @@ export class Exchange {
     this.#log(`${what} after the response started`, error);
     this.#controller?.error(error);
     this.#wake?.(false);
+    this.#releaseWriters();
     this.#closeResult();
   }
 

@@ -94,6 +94,33 @@ function splitRaw(url: string): UrlParts {
   };
 }
 
+// RFC 3986 authority characters (unreserved, sub-delims, ":", "[", "]",
+// "%"), by char code. "@" is left out: a Host never carries userinfo.
+const AUTHORITY = new Uint8Array(128);
+for (
+  const c
+    of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%"
+) AUTHORITY[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether a serialized URL is absolute with a plausible authority. Deno
+ * builds `Request.url` from the Host header as sent (`Host: a b@c` would
+ * reach the app as SERVER_NAME), and Bun hands over the bare target
+ * (`/path`) when the Host is not a valid one.
+ */
+export function hasValidHost(url: string): boolean {
+  if (!url.startsWith("http://") && !url.startsWith("https://")) return false;
+  const start = url.charCodeAt(4) === 115 ? 8 : 7;
+  let end = url.indexOf("/", start);
+  if (end === -1) end = url.length;
+  if (end === start) return false;
+  for (let i = start; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (c >= 128 || AUTHORITY[c] === 0) return false;
+  }
+  return true;
+}
+
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   c |= 32;

@@ -11,6 +11,9 @@ const EMPTY = new Uint8Array(0);
 /** Marks the RangeError thrown when a body passes `maxBodySize`. */
 export const BODY_TOO_LARGE: unique symbol = Symbol("tsgi.bodyTooLarge");
 
+/** Marks the Error thrown when the client's body breaks off or is malformed. */
+export const BODY_BROKEN: unique symbol = Symbol("tsgi.bodyBroken");
+
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(total);
@@ -97,7 +100,23 @@ export class BodyInput implements InputStream {
     if (this.#done) return false;
     this.#reader ??= this.#source!.getReader();
     for (;;) {
-      const { done, value } = await this.#reader.read();
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await this.#reader.read();
+      } catch (cause) {
+        // The client's fault (a short or malformed body, a hang-up), not the
+        // app's: the gateway answers 400 if nothing was sent yet.
+        this.#done = true;
+        this.#buffer = EMPTY;
+        this.#offset = 0;
+        const error = new Error(
+          `Cannot read the request body: it ended early or was malformed after ${this.#received} bytes`,
+          { cause },
+        );
+        Object.defineProperty(error, BODY_BROKEN, { value: true });
+        throw error;
+      }
+      const { done, value } = step;
       if (done) {
         this.#done = true;
         this.#reader.releaseLock();
@@ -154,6 +173,19 @@ export class BodyInput implements InputStream {
       total += part.length;
     }
     return total === 0 ? EMPTY : concat(parts, total);
+  }
+
+  /**
+   * Reads at most `size` bytes, waiting for no more than one chunk of the
+   * source: what is held, else the next chunk to arrive (Python's `read1`).
+   * An empty array means the body has ended. For relaying a body as it
+   * arrives (a proxy), where `read(size)` would wait for all `size` bytes.
+   */
+  async read1(size?: number | null): Promise<Uint8Array> {
+    const want = toSize(size);
+    if (want === 0) return EMPTY;
+    if (this.#available === 0 && !await this.#fill()) return EMPTY;
+    return this.#take(Math.min(this.#available, want));
   }
 
   /** Reads through the next `\n` (kept), or at most `size` bytes. */

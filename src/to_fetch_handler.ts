@@ -7,6 +7,7 @@
 
 import { configure, createEnviron, EnvironState } from "./_environ.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
+import { hasValidHost } from "./_path.ts";
 import { LogStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
 
@@ -64,6 +65,15 @@ export function toFetchHandler(
           request.method === "HEAD",
         );
       }
+    }
+    if (!hasValidHost(request.url)) {
+      return errorResponse(
+        400,
+        "Bad Request",
+        undefined,
+        false,
+        request.method === "HEAD",
+      );
     }
     const state = new EnvironState(request, runtimeArgs, config);
     if (createEnviron(state) === undefined) {

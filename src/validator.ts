@@ -16,6 +16,7 @@ import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
   AppIterable,
+  Closable,
   Environ,
   ErrorStream,
   InputStream,
@@ -688,6 +689,28 @@ class CheckedFileWrapper extends FileWrapper {
 }
 
 function checkResult(
+  result: unknown,
+  call: Call,
+  tracker: Tracker,
+): AppIterable {
+  try {
+    return checkResultShape(result, call, tracker);
+  } catch (error) {
+    // The server never gets this result, so it cannot close it: the
+    // validator must, as any middleware that drops a result (S62).
+    const close = (result as Partial<Closable> | null)?.close;
+    if (typeof close === "function") {
+      try {
+        Promise.resolve(close.call(result)).catch(() => {});
+      } catch {
+        // The app's error is the one to report.
+      }
+    }
+    throw error;
+  }
+}
+
+function checkResultShape(
   result: unknown,
   call: Call,
   tracker: Tracker,
