@@ -1,13 +1,23 @@
 // File uploads through a browser form: GET / shows the form, POST /upload
 // streams the multipart body through examples/multipart.ts, hashing each
 // file as it arrives (bounded memory whatever the file's size), and answers
-// with an HTML page streamed in pieces.
+// with an HTML page streamed in pieces. In front: an access log (Apache's
+// combined format), error pages and compression; behind them, validator()
+// checks both sides of the router.
 //
 //   deno run --allow-net examples/upload.ts [port]      (then open the URL)
 //
 // tests/browser_test.ts drives it with headless Chromium.
 import { createHash } from "node:crypto";
-import { type App, Router, serve, validator } from "../mod.ts";
+import {
+  accessLog,
+  type App,
+  compress,
+  errorPages,
+  Router,
+  serve,
+  validator,
+} from "../mod.ts";
 import { parseMultipart } from "./multipart.ts";
 
 /** What the app received in one part of the form. */
@@ -30,6 +40,8 @@ export interface Received {
 export interface UploadOptions {
   /** Called with every part of each form received, before the answer. */
   onUpload?: (parts: Received[]) => void;
+  /** Where access-log lines go; stdout by default. */
+  log?: (line: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -131,9 +143,12 @@ function upload(options: UploadOptions): App {
 
 /** The upload site: the form at `/`, the handler at `/upload`. */
 export function uploadApp(options: UploadOptions = {}): App {
-  return validator(
-    new Router().get("/", form).post("/upload", upload(options)).app,
-  );
+  const site = new Router().get("/", form).post("/upload", upload(options));
+  const log = options.log ?? ((line: string) => console.log(line));
+  return accessLog(errorPages(compress(validator(site.app))), {
+    format: "combined",
+    sink: (line) => log(line),
+  });
 }
 
 /** The largest upload the example accepts, in bytes. */
@@ -141,5 +156,10 @@ export const MAX_BODY_SIZE = 64 * 1024 * 1024;
 
 if (import.meta.main) {
   const port = Number(Deno.args[0] ?? 8000);
-  await serve(uploadApp(), { port, maxBodySize: MAX_BODY_SIZE });
+  // The access log is the middleware's, so serve()'s own is off.
+  await serve(uploadApp(), {
+    port,
+    maxBodySize: MAX_BODY_SIZE,
+    accessLog: false,
+  });
 }

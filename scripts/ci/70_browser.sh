@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/tools.sh
-if ! command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null; then
+if ! [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "70_browser: chromium not found at ${CHROMIUM:-/usr/bin/chromium} (apt-get install chromium)" >&2
   exit 1
 fi
-deno test --allow-all tests/browser_test.ts tests/multipart_test.ts tests/examples_test.ts
+TSGI_REQUIRE_ALL=1 deno test --allow-all tests/browser_test.ts tests/examples_test.ts
