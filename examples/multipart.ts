@@ -170,10 +170,9 @@ export async function* parseMultipart(
     let line: Uint8Array;
     if (ahead === undefined) line = await input.readline(chunkSize);
     else if (ahead === LF) line = Uint8Array.of(LF);
-    else {line = concat(
-        Uint8Array.of(ahead),
-        await input.readline(chunkSize - 1),
-      );}
+    else {
+      line = concat(Uint8Array.of(ahead), await input.readline(chunkSize - 1));
+    }
     ahead = undefined;
     if (line.length > 0 && line[line.length - 1] === CR) {
       const next = await input.read(1);
@@ -206,13 +205,15 @@ export async function* parseMultipart(
         `Cannot parse the form: it has more than ${maxParts} parts`,
       );
     }
+    // The delimiter line ended in CRLF, so no byte waits in `ahead`.
     let head = "";
-    for (;;) {
-      const line = await input.readline(maxHeaderSize + 1 - head.length);
+    for (let size = 0;;) {
+      const line = await input.readline(maxHeaderSize + 1 - size);
       if (line.length === 0) throw truncated();
       head += decoder.decode(line);
+      size += line.length;
       if (line.length === 2 && line[0] === CR && line[1] === LF) break;
-      if (head.length > maxHeaderSize) {
+      if (size > maxHeaderSize) {
         throw new TypeError(
           `Cannot parse the form: a part's headers exceed ${maxHeaderSize} bytes`,
         );

@@ -175,6 +175,19 @@ Deno.test("multipart: malformed bodies and content types are TypeErrors", async 
   });
   assert.throws(() => boundaryOf(undefined), /got null/);
   await assert.rejects(parse(body, contentType, 79), RangeError);
+  const two = manual("b", [["a", enc.encode("1")], ["c", enc.encode("2")]]);
+  const parts = parseMultipart(new BodyInput(two.body), two.contentType, {
+    maxParts: 1,
+  });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of parts) { /* skip */ }
+    })(),
+    {
+      name: "TypeError",
+      message: "Cannot parse the form: it has more than 1 parts",
+    },
+  );
 });
 
 Deno.test("multipart: any bytes survive, whatever the piece and feed sizes", async () => {
