@@ -29,7 +29,7 @@ import type * as TS from "../tools/node_modules/typescript/lib/typescript.d.ts";
  * build compiles each one, gives it a Node shebang and makes it executable.
  */
 const BIN: Record<string, string> = {
-  // "tsgi": "./src/cli.ts",
+  tsgi: "./src/_bin.ts",
 };
 
 const root = fileURLToPath(new URL("..", import.meta.url));

@@ -76,6 +76,15 @@ export interface ServeOptions extends GatewayOptions {
    * @default {true}
    */
   accessLog?: boolean | ((line: string) => void);
+  /**
+   * Let other processes listen on the same port (SO_REUSEPORT), so that
+   * several processes share the connections; Deno and Bun, on Linux. On
+   * Deno it needs `--unstable-net`. Node shares a port through
+   * `node:cluster` instead and ignores it.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -173,6 +182,7 @@ export async function serve(
     signal,
     onListen,
     accessLog = true,
+    reusePort = false,
     ...gateway
   } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -202,7 +212,12 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
-  const listener: Listener = await adapter.listen({ hostname, port, handler });
+  const listener: Listener = await adapter.listen({
+    hostname,
+    port,
+    reusePort,
+    handler,
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
   const server: Server = {
