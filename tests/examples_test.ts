@@ -71,6 +71,43 @@ Deno.test("examples/bun.ts on Bun.serve", async () => {
   });
 });
 
+const CLI_LISTENING = /Listening at: http:\/\/127\.0\.0\.1:(\d+) /;
+
+Deno.test("the CLI recipe: examples/hello.ts under the tsgi CLI on Deno", async () => {
+  await withExample(
+    ["deno", "run", "-A", "src/cli.ts", "--port", "0", "examples/hello.ts"],
+    async (origin) => {
+      assert.equal(await text(origin + "/"), "Hello world!\n");
+    },
+    CLI_LISTENING,
+  );
+});
+
+Deno.test("the CLI recipe: examples/hello.ts under the tsgi CLI on Bun, two workers", async () => {
+  await withExample(
+    [
+      "bun",
+      "src/cli.ts",
+      "--workers",
+      "2",
+      "--port",
+      "0",
+      "examples/hello.ts",
+    ],
+    async (origin, output) => {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => text(origin + "/")),
+      );
+      assert.deepEqual(new Set(answers), new Set(["Hello world!\n"]));
+      assert.ok(
+        output.some((line) => line.includes("Booting worker with pid")),
+        output.join("\n"),
+      );
+    },
+    CLI_LISTENING,
+  );
+});
+
 Deno.test("examples/node.mjs on Node, with the npm package packed and installed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsgi-node-example-" });
   try {
