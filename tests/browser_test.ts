@@ -13,7 +13,7 @@ import { MAX_BODY_SIZE, type Received, uploadApp } from "../examples/upload.ts";
 const root = new URL("../", import.meta.url).pathname;
 const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 // Without Chromium the test is skipped, except where CI requires it
-// (scripts/ci/70_browser.sh sets TSGI_REQUIRE_ALL=1).
+// (scripts/ci/10_deno_test.sh sets TSGI_REQUIRE_ALL=1).
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const required = Deno.env.get("TSGI_REQUIRE_ALL") === "1";
 const FILE_SIZE = 5 * 1024 * 1024;
