@@ -313,7 +313,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // now; node:http would otherwise keep it open until its client left.
       if (closing) server.closeIdleConnections();
     });
-    const request = exchange.request = requestOf(req, fallbackHost);
+    // llhttp ends a request line at a bare LF and calls what it got
+    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
+    // No client speaks 0.9 any more: refuse it.
+    const request = exchange.request = req.httpVersion.startsWith("0.")
+      ? undefined
+      : requestOf(req, fallbackHost);
     if (request === undefined) {
       res.shouldKeepAlive = false;
       plain(res, 400, "Bad Request");
