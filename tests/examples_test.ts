@@ -39,31 +39,7 @@ Deno.test("examples/hello.ts on Deno.serve", async () => {
   );
 });
 
-Deno.test("examples/serve_default.ts under deno serve --parallel", async () => {
-  await withExample(
-    [
-      "deno",
-      "serve",
-      "--parallel",
-      "--allow-net",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "examples/serve_default.ts",
-    ],
-    async (origin, output) => {
-      assert.ok(
-        output.some((line) => / with \d+ threads/.test(line)),
-        output.join("\n"),
-      );
-      const answers = await Promise.all(
-        Array.from({ length: 8 }, () => text(origin + "/")),
-      );
-      assert.deepEqual(new Set(answers), new Set(["Hello world!\n"]));
-    },
-  );
-});
+// examples/deno_serve.ts under `deno serve --parallel`: tests/serve_test.ts.
 
 Deno.test("examples/bun.ts on Bun.serve", async () => {
   await withExample(["bun", "examples/bun.ts", "0"], async (origin) => {
