@@ -48,6 +48,7 @@ export {
 export { mount, type MountOptions } from "./src/mount.ts";
 export { serve } from "./src/serve.ts";
 export type { ServeOptions, Server, ServerAddress } from "./src/serve.ts";
+export { type CgiOptions, runWithCgi } from "./src/cgi.ts";
 export {
   accessLog,
   type AccessLogEntry,

@@ -29,7 +29,7 @@ import type * as TS from "../tools/node_modules/typescript/lib/typescript.d.ts";
  * build compiles each one, gives it a Node shebang and makes it executable.
  */
 const BIN: Record<string, string> = {
-  // "tsgi": "./src/cli.ts",
+  tsgi: "./src/_bin.ts",
 };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -123,6 +123,16 @@ function rewriteDeclarations(
     ts.isSourceFile(node) ? ts.visitEachChild(node, visit, context) : node;
 }
 
+function fail(
+  diagnostics: readonly TS.Diagnostic[],
+  host: TS.CompilerHost,
+): never {
+  console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, host));
+  throw new Error(
+    `Cannot build npm/: TypeScript reported ${diagnostics.length} problem(s)`,
+  );
+}
+
 function build(): void {
   const entries = [
     ...Object.values(denoJson.exports),
@@ -132,7 +142,8 @@ function build(): void {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
-    // The web platform only: runtime globals are declared where used.
+    // The web platform only: runtime globals are declared where used. ES
+    // features are listed one by one so the check keeps to what Node 20 has.
     lib: [
       "lib.es2022.d.ts",
       // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
@@ -176,6 +187,9 @@ function build(): void {
     );
   }
 
+  const problems = ts.getPreEmitDiagnostics(program);
+  if (problems.length > 0) fail(problems, host);
+
   rmSync(out, { recursive: true, force: true });
   // The doc examples name the JSR package; on npm it is `tsgi`.
   const writeFile: TS.WriteFileCallback = (name, text, bom) =>
@@ -183,15 +197,8 @@ function build(): void {
   const result = program.emit(undefined, writeFile, undefined, undefined, {
     afterDeclarations: [rewriteDeclarations],
   });
-  const diagnostics = [
-    ...ts.getPreEmitDiagnostics(program),
-    ...result.diagnostics,
-  ];
-  if (diagnostics.length > 0 || result.emitSkipped) {
-    console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, host));
-    throw new Error(
-      `Cannot build npm/: TypeScript reported ${diagnostics.length} problem(s)`,
-    );
+  if (result.diagnostics.length > 0 || result.emitSkipped) {
+    fail(result.diagnostics, host);
   }
 
   const exportsMap: Record<string, unknown> = {};

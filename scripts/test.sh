@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs the dev tools from
-# npm, then runs every step in scripts/ci/ in name order. The last line
-# totals the tests the steps' runners reported (Deno, node --test, bun test,
-# and our own "N passed, N failed" lines) as "tests: N passed, N failed".
+# The whole test suite, from a fresh machine: installs the Debian peers the
+# real-world tests use (lighttpd, chromium, wrk, curl; as root, when missing)
+# and the dev tools from npm, then runs every step in scripts/ci/ in name
+# order. The last line totals the tests the steps' runners reported (Deno,
+# node --test, bun test, and our own "name: N passed, N failed" lines) as
+# "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  need=()
+  for pkg in curl wrk lighttpd chromium; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing ${need[*]} (apt-get)"
+    apt-get update -qq >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
 . scripts/tools.sh
 log_dir="$(mktemp -d)"
 trap 'rm -rf "$log_dir"' EXIT

@@ -8,6 +8,8 @@ import type { FetchHandler } from "./types.ts";
 export interface ListenOptions {
   hostname: string;
   port: number;
+  /** Share the port with other processes (SO_REUSEPORT), where supported. */
+  reusePort?: boolean;
   /**
    * The handler for requests in `protocol` (`"HTTP/1.1"`); the same function
    * for the same protocol. Adapters that cannot tell the protocol pass none.

@@ -3,6 +3,7 @@
 // gathering a streamed body), and end the app's iteration and call its
 // close() exactly once, however the request ends.
 
+import { concat } from "./_bytes.ts";
 import { show } from "./_check.ts";
 import type {
   App,
@@ -319,14 +320,7 @@ function gather(source: Source, first: Uint8Array): Uint8Array {
     parts.push(step.value);
     size += step.value.length;
   }
-  if (parts.length === 1) return first;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concat(parts, size);
 }
 
 /**

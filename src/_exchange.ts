@@ -4,6 +4,7 @@
 
 import { parseStatus, show, type Status } from "./_check.ts";
 import { checkHeaders } from "./_check.ts";
+import { concat } from "./_bytes.ts";
 import { BODY_BROKEN, BODY_TOO_LARGE } from "./input_stream.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import type {
@@ -43,16 +44,6 @@ function describe(error: unknown): string {
 /** Statuses whose responses never carry content (RFC 9110 §6.4.1). */
 function isBodiless(code: number): boolean {
   return code === 204 || code === 205 || code === 304;
-}
-
-function concatChunks(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** Builds a plain-text error response that leaks nothing unless debugging. */
@@ -424,7 +415,7 @@ export class Exchange {
       ? null
       : parts.length === 1
       ? parts[0]
-      : concatChunks(parts, total);
+      : concat(parts, total);
     this.#closeResult();
     return this.#respond(body, this.#withLength(total));
   }

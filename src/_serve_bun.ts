@@ -14,6 +14,7 @@ interface BunLike {
   serve(options: {
     hostname: string;
     port: number;
+    reusePort: boolean;
     fetch: FetchHandler;
     maxRequestBodySize: number;
     development: boolean;
@@ -26,6 +27,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
   const server = bun.serve({
     hostname: options.hostname,
     port: options.port,
+    reusePort: options.reusePort ?? false,
     fetch: options.handler(),
     // Bun refuses bodies over 128 MiB by default; the app reads the body as
     // a stream, and GatewayOptions.maxBodySize is where a limit belongs.

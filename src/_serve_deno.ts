@@ -15,6 +15,7 @@ interface DenoLike {
     options: {
       hostname: string;
       port: number;
+      reusePort?: boolean;
       onListen: () => void;
     },
     handler: FetchHandler,
@@ -27,6 +28,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
   const server = deno.serve({
     hostname: options.hostname,
     port: options.port,
+    // Only when asked: Deno wants --unstable-net for it.
+    ...(options.reusePort ? { reusePort: true } : {}),
     // serve() reports the address itself, the same way on every runtime.
     onListen() {},
   }, options.handler());

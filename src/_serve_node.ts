@@ -111,12 +111,36 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
   }, { highWaterMark: BODY_BUFFER, size: (chunk) => chunk.byteLength });
 }
 
+/**
+ * A Request whose `signal` aborts when the client goes away, as on Deno and
+ * Bun. The AbortController is made only when someone asks for the signal:
+ * passing one to the constructor costs Node 20 about a third of an
+ * exchange, and most apps never look.
+ */
+class NodeRequest extends Request {
+  #controller: AbortController | undefined;
+  #gone: Error | undefined;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#gone !== undefined) this.#controller.abort(this.#gone);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The client closed the connection before the response ended. */
+  disconnect(reason: Error): void {
+    this.#gone = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 /** The Fetch Request for a node:http request, or undefined when it has none. */
 function requestOf(
   req: IncomingMessage,
   fallbackHost: string,
-  signal: AbortSignal,
-): Request | undefined {
+): NodeRequest | undefined {
   const target = req.url ?? "";
   let url: string;
   if (target.startsWith("/")) {
@@ -136,11 +160,10 @@ function requestOf(
     const bodyless = method === "GET" || method === "HEAD" ||
       (req.headers["transfer-encoding"] === undefined &&
         (req.headers["content-length"] ?? "0") === "0");
-    return new Request(url, {
+    return new NodeRequest(url, {
       method,
       headers,
       body: bodyless ? null : bodyOf(req),
-      signal,
       duplex: "half",
     } as RequestInit);
   } catch {
@@ -164,17 +187,17 @@ function plain(res: ServerResponse, status: number, reason: string): void {
 /** One request's link between node:http and the Fetch response. */
 class Exchange {
   gone = false;
+  request: NodeRequest | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   wake: (() => void) | undefined;
-  readonly abort: AbortController = new AbortController();
 
   /** The client went away before the response ended. */
   disconnect(): void {
     this.gone = true;
-    this.abort.abort(new Error("The client closed the connection"));
+    const reason = new Error("The client closed the connection");
+    this.request?.disconnect(reason);
     this.wake?.();
-    this.reader?.cancel(new Error("The client closed the connection"))
-      .catch(() => {});
+    this.reader?.cancel(reason).catch(() => {});
   }
 }
 
@@ -196,16 +219,26 @@ function headersOf(response: Response): string[] {
 
 async function pump(
   body: ReadableStream<Uint8Array>,
+  length: number,
   res: ServerResponse,
   exchange: Exchange,
 ): Promise<void> {
   const reader = body.getReader();
   exchange.reader = reader;
+  let sent = 0;
   try {
     for (;;) {
       const step = await reader.read();
       if (exchange.gone) return;
       if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end, which is what runs the app's close().
+        res.end(step.value);
+        break;
+      }
       if (!res.write(step.value)) {
         await new Promise<void>((resolve) => {
           exchange.wake = resolve;
@@ -215,12 +248,20 @@ async function pump(
         if (exchange.gone) return;
       }
     }
-    res.end();
+    if (sent !== length) res.end();
   } catch {
     // The body broke after the status went out (the app raised, or sent
     // less than its Content-Length): cut the connection so the client
     // cannot take the part it got for the whole.
     if (!exchange.gone) res.destroy();
+    return;
+  }
+  // The whole body is sent; what follows is the app's own business (an
+  // error raised after the last byte is the gateway's to log).
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
   }
 }
 
@@ -249,7 +290,10 @@ function send(
   }
   const body = response.body;
   if (body === null) res.end();
-  else pump(body, res, exchange);
+  else {
+    const length = response.headers.get("content-length");
+    pump(body, length === null ? -1 : Number(length), res, exchange);
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<Response> {
@@ -269,7 +313,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // now; node:http would otherwise keep it open until its client left.
       if (closing) server.closeIdleConnections();
     });
-    const request = requestOf(req, fallbackHost, exchange.abort.signal);
+    // llhttp ends a request line at a bare LF and calls what it got
+    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
+    // No client speaks 0.9 any more: refuse it.
+    const request = exchange.request = req.httpVersion.startsWith("0.")
+      ? undefined
+      : requestOf(req, fallbackHost);
     if (request === undefined) {
       res.shouldKeepAlive = false;
       plain(res, 400, "Bad Request");

@@ -5,6 +5,7 @@
  */
 
 import type { InputStream } from "./types.ts";
+import { concat } from "./_bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -13,17 +14,6 @@ export const BODY_TOO_LARGE: unique symbol = Symbol("tsgi.bodyTooLarge");
 
 /** Marks the Error thrown when the client's body breaks off or is malformed. */
 export const BODY_BROKEN: unique symbol = Symbol("tsgi.bodyBroken");
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function toSize(size: number | null | undefined): number {
   if (size === undefined || size === null) return Infinity;

@@ -7,7 +7,7 @@
  */
 
 import type { Adapter, Listener } from "./_adapter.ts";
-import { withAccessLog } from "./_access_log.ts";
+import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
 import { toFetchHandler } from "./to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
 
@@ -76,6 +76,15 @@ export interface ServeOptions extends GatewayOptions {
    * @default {true}
    */
   accessLog?: boolean | ((line: string) => void);
+  /**
+   * Let other processes listen on the same port (SO_REUSEPORT), so that
+   * several processes share the connections; Deno and Bun, on Linux. On
+   * Deno it needs `--unstable-net`. Node shares a port through
+   * `node:cluster` instead and ignores it.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -134,10 +143,6 @@ function urlOf(hostname: string, port: number): string {
   return `http://${host}:${port}/`;
 }
 
-function stderrLine(line: string): void {
-  console.error("%s", line);
-}
-
 /**
  * Serves a tsgi application over HTTP: wsgiref's `make_server` and
  * `serve_forever` in one call, on Deno, Bun or Node.
@@ -173,6 +178,7 @@ export async function serve(
     signal,
     onListen,
     accessLog = true,
+    reusePort = false,
     ...gateway
   } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -185,7 +191,8 @@ export async function serve(
       `Cannot use accessLog ${typeof accessLog}: expected a boolean or a function`,
     );
   }
-  const sink = accessLog === true ? stderrLine : accessLog || undefined;
+  const log = accessLog === true ? new StderrLog() : undefined;
+  const sink = typeof accessLog === "function" ? accessLog : log?.line;
   const handlers = new Map<string, FetchHandler>();
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
@@ -202,7 +209,13 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
-  const listener: Listener = await adapter.listen({ hostname, port, handler });
+  const listener: Listener = await adapter.listen({
+    hostname,
+    port,
+    reusePort,
+    handler,
+  });
+  if (log !== undefined) listener.finished.then(log.flush);
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
   const server: Server = {
@@ -223,7 +236,7 @@ export async function serve(
       );
     }
   }
-  (onListen ?? ((address) => stderrLine(`Listening on ${address.url}`)))({
+  (onListen ?? ((address) => stderr(`Listening on ${address.url}`)))({
     hostname: server.hostname,
     port: server.port,
     url: server.url,

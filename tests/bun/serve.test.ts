@@ -1,0 +1,98 @@
+// serve() on Bun (Bun.serve), from the sources: `bun test tests/bun/`.
+// Written with node:test, which bun test runs, so `deno check` can read it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { type App, serve } from "../../mod.ts";
+import {
+  checkGracefulShutdown,
+  endlessApp,
+  LOG_LINE,
+} from "../_serve_fixtures.mjs";
+
+const enc = new TextEncoder();
+const MiB = 1024 * 1024;
+
+test("serve on Bun: runs on Bun.serve and keeps both Set-Cookie", async () => {
+  assert.equal(typeof (globalThis as { Bun?: unknown }).Bun, "object");
+  const app: App = (environ, startResponse) => {
+    startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Set-Cookie", "a=1"],
+      ["Set-Cookie", "b=2"],
+    ]);
+    return [
+      enc.encode(
+        `${environ.REMOTE_ADDR} ${environ["tsgi.server"] ? "bun" : "?"}`,
+      ),
+    ];
+  };
+  const lines: string[] = [];
+  await using server = await serve(app, {
+    port: 0,
+    onListen() {},
+    accessLog: (line) => lines.push(line),
+  });
+  assert.equal(server.url, `http://127.0.0.1:${server.port}/`);
+  const response = await fetch(server.url + "hi?x=1");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(await response.text(), "127.0.0.1 bun");
+  assert.equal(lines.length, 1);
+  const match = LOG_LINE.exec(lines[0]);
+  assert.ok(match, lines[0]);
+  assert.deepEqual(match.slice(1), ["GET /hi?x=1 HTTP/1.1", "200", "13"]);
+});
+
+test("serve on Bun: a body over Bun's default 128 MiB limit streams through", async () => {
+  const app: App = async (environ, startResponse) => {
+    const input = environ["wsgi.input"];
+    let bytes = 0;
+    for (
+      let piece = await input.read(1 << 20);
+      piece.length;
+      piece = await input.read(1 << 20)
+    ) bytes += piece.length;
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [enc.encode(String(bytes))];
+  };
+  await using server = await serve(app, {
+    port: 0,
+    onListen() {},
+    accessLog: false,
+  });
+  const total = 130 * MiB;
+  const piece = new Uint8Array(MiB);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === total) return controller.close();
+      sent += piece.length;
+      controller.enqueue(piece);
+    },
+  });
+  const response = await fetch(server.url, { method: "POST", body });
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), String(total));
+});
+
+test("serve on Bun: shutdown() lets a request in flight finish and refuses new connections", async () => {
+  const during = await checkGracefulShutdown(
+    serve,
+    async (url) => await (await fetch(url)).text(),
+  );
+  assert.equal(during, "ECONNREFUSED");
+});
+
+test("serve on Bun: a client that disconnects cancels the response and close() runs", async () => {
+  const { app, closed } = endlessApp();
+  await using server = await serve(app, {
+    port: 0,
+    onListen() {},
+    accessLog: false,
+  });
+  const socket = net.connect(server.port, "127.0.0.1", () => {
+    socket.write("GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+  });
+  socket.once("data", () => socket.destroy());
+  await closed.promise;
+});

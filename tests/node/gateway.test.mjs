@@ -1,0 +1,116 @@
+// The built npm package (npm/, from scripts/build_npm.ts) under Node: the
+// gateway in-process, and the package's exports map.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+// The package is built by scripts/build_npm.ts; importing it by URL keeps
+// `deno check tests/` from looking for npm/ before it exists.
+const npm = new URL("../../npm/", import.meta.url);
+const { BodyInput, FileWrapper, LogStream, serve, toFetchHandler, wrapFile } =
+  await import(new URL("mod.js", npm).href);
+
+const enc = new TextEncoder();
+
+test("npm: package.json has no dependencies and every export resolves", async () => {
+  const pkg = JSON.parse(await readFile(new URL("package.json", npm), "utf8"));
+  assert.equal(pkg.name, "tsgi");
+  assert.equal(pkg.type, "module");
+  assert.equal(pkg.dependencies, undefined);
+  assert.equal(pkg.peerDependencies, undefined);
+  assert.equal(pkg.engines.node, ">=20");
+  const deno = JSON.parse(
+    await readFile(new URL("../../deno.json", import.meta.url), "utf8"),
+  );
+  assert.equal(pkg.version, deno.version);
+  assert.deepEqual(
+    Object.keys(pkg.exports).filter((key) => key !== "./package.json"),
+    Object.keys(deno.exports),
+  );
+  for (const [key, target] of Object.entries(pkg.exports)) {
+    if (key === "./package.json") continue;
+    await readFile(new URL(target.types, npm)); // the .d.ts is there
+    const module = await import(new URL(target.import, npm).href);
+    assert.equal(typeof module, "object", key);
+  }
+  const declarations = await readFile(new URL("src/serve.d.ts", npm), "utf8");
+  assert.doesNotMatch(declarations, /from "\.[^"]*\.ts"/);
+  assert.match(declarations, /export declare function serve\(/);
+});
+
+test("npm: exports the public API", () => {
+  for (const value of [toFetchHandler, serve, BodyInput, LogStream, wrapFile]) {
+    assert.equal(typeof value, "function");
+  }
+  assert.equal(typeof FileWrapper, "function");
+});
+
+test("npm: the gateway answers hello world in-process", async () => {
+  const handler = toFetchHandler((environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [
+      enc.encode(
+        `${environ.REQUEST_METHOD} ${environ.PATH_INFO} ${environ.QUERY_STRING}`,
+      ),
+    ];
+  });
+  const response = await handler(new Request("http://localhost/a%20b?x=1"));
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/plain");
+  assert.equal(response.headers.get("content-length"), "12");
+  assert.equal(await response.text(), "GET /a b x=1");
+});
+
+test("npm: wsgi.input reads a streamed body with readline and read", async () => {
+  const handler = toFetchHandler(async (environ, startResponse) => {
+    const input = environ["wsgi.input"];
+    const line = await input.readline();
+    const rest = await input.read();
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [line, enc.encode("|"), rest];
+  });
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(enc.encode("first li"));
+      controller.enqueue(enc.encode("ne\nsecond"));
+      controller.close();
+    },
+  });
+  const response = await handler(
+    new Request("http://localhost/", { method: "POST", body, duplex: "half" }),
+  );
+  assert.equal(await response.text(), "first line\n|second");
+});
+
+test("npm: an app that raises gets a 500 and a log line, and close() runs", async () => {
+  const logs = [];
+  let closed = 0;
+  const handler = toFetchHandler((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return {
+      [Symbol.iterator]() {
+        throw new Error("boom");
+      },
+      close() {
+        closed++;
+      },
+    };
+  }, { errors: (text) => logs.push(text) });
+  const response = await handler(new Request("http://localhost/x"));
+  assert.equal(response.status, 500);
+  assert.equal(await response.text(), "500 Internal Server Error\n");
+  assert.equal(closed, 1);
+  assert.match(logs.join(""), /boom/);
+});
+
+test("npm: a generator streams and a string chunk is refused", async () => {
+  const handler = toFetchHandler((environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    if (environ.PATH_INFO === "/bad") return ["text"];
+    return (function* () {
+      yield enc.encode("a");
+      yield enc.encode("b");
+    })();
+  }, { errors: () => {} });
+  assert.equal(await (await handler(new Request("http://x/"))).text(), "ab");
+  assert.equal((await handler(new Request("http://x/bad"))).status, 500);
+});
