@@ -9,7 +9,11 @@ _tsgi_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _tsgi_lock_sum="$(cksum <"$_tsgi_root/tools/package-lock.json")"
 if [ ! -x "$_tsgi_root/tools/node_modules/.bin/deno" ] ||
   [ "$(cat "$_tsgi_root/tools/node_modules/.tsgi-lock" 2>/dev/null)" != "$_tsgi_lock_sum" ]; then
-  (cd "$_tsgi_root/tools" && npm ci --no-audit --no-fund --loglevel=error) >&2 &&
+  # Not `npm ci`: the registry here serves only this platform's builds of
+  # deno's optional per-platform packages, which the lockfile then lacks,
+  # and `npm ci` refuses a lockfile with gaps. `npm install --no-save` still
+  # takes every version from the lockfile and leaves it untouched.
+  (cd "$_tsgi_root/tools" && npm install --no-save --no-audit --no-fund --loglevel=error) >&2 &&
     echo "$_tsgi_lock_sum" >"$_tsgi_root/tools/node_modules/.tsgi-lock"
 fi
 export PATH="$_tsgi_root/tools/node_modules/.bin:$PATH"
