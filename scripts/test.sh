@@ -32,8 +32,8 @@ done
 # Strip colours, then add up what each runner said.
 totals=$(cat "$log_dir"/*.log | sed -E 's/\x1b\[[0-9;]*m//g' | awk '
   /^(ok|FAILED) \| [0-9]+ passed/ { split($0, a, "|"); p += a[2] + 0; f += a[3] + 0; next }
-  /^# pass [0-9]+$/ { p += $3; next }
-  /^# fail [0-9]+$/ { f += $3; next }
+  /^(#|ℹ) pass [0-9]+$/ { p += $3; next }
+  /^(#|ℹ) fail [0-9]+$/ { f += $3; next }
   /^ *[0-9]+ pass$/ { p += $1; next }
   /^ *[0-9]+ fail$/ { f += $1; next }
   /^[A-Za-z-]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; next }

@@ -3,6 +3,7 @@
 //   127.0.0.1 - - [21/Nov/2026 20:48:03] "GET / HTTP/1.1" 200 11
 // written once the body has been sent (or when its length is known).
 
+import { knownLength } from "./_exchange.ts";
 import type { FetchHandler } from "./types.ts";
 
 const MONTHS = [
@@ -183,9 +184,9 @@ export function withAccessLog(
       log(request, args, status, "-");
       return response;
     }
-    const length = response.headers.get("content-length");
-    if (length !== null) {
-      log(request, args, status, length === "0" ? "-" : length);
+    const length = knownLength(response);
+    if (length !== -1) {
+      log(request, args, status, length === 0 ? "-" : `${length}`);
       return response;
     }
     const body = response.body;

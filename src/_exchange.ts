@@ -21,6 +21,22 @@ const encoder = new TextEncoder();
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 
+/**
+ * Set on a Response whose body is known whole and whose headers carry no
+ * Content-Length: the body's length in bytes.
+ */
+export const KNOWN_LENGTH: unique symbol = Symbol.for("tsgi.knownLength");
+
+/** The length KNOWN_LENGTH or the Content-Length header gives; -1 if none. */
+export function knownLength(response: Response): number {
+  const known = (response as unknown as Record<symbol, number | undefined>)[
+    KNOWN_LENGTH
+  ];
+  if (known !== undefined) return known;
+  const header = response.headers.get("content-length");
+  return header === null ? -1 : Number(header);
+}
+
 /** What an Exchange needs from the gateway that made it. */
 export interface ExchangeContext {
   readonly environ: Environ;
@@ -417,14 +433,18 @@ export class Exchange {
       ? parts[0]
       : concat(parts, total);
     this.#closeResult();
-    return this.#respond(body, this.#withLength(total));
+    const response = this.#respond(body);
+    // Deno, Bun and workerd send a byte body with its length themselves; a
+    // second header would cost more than the rest of the exchange on Deno.
+    // A server that sees only the Response (node:http, the access log)
+    // finds the length here instead of reading the body to count it.
+    if (this.#contentLength === -1) {
+      (response as unknown as Record<symbol, number>)[KNOWN_LENGTH] = total;
+    }
+    return response;
   }
 
-  /**
-   * The headers with the known body length added when the app gave none:
-   * a server that sees only the Response (node:http, an access log) would
-   * otherwise send it chunked, or have to read it to count it.
-   */
+  /** The headers with the body's length added when the app gave none. */
   #withLength(length: number): Header[] | undefined {
     return this.#contentLength === -1
       ? [...this.#headers!, ["content-length", String(length)]]

@@ -4,6 +4,7 @@
 // node:http's shapes are declared here, so the sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
+import { KNOWN_LENGTH, knownLength } from "./_exchange.ts";
 
 interface NodeSocket {
   readonly remoteAddress?: string;
@@ -278,10 +279,16 @@ function send(
   // While shutting down, no connection is kept for another request.
   if (closing) res.shouldKeepAlive = false;
   try {
+    const headers = headersOf(response);
+    const known = (response as unknown as Record<symbol, number | undefined>)[
+      KNOWN_LENGTH
+    ];
+    // The gateway knows this body's length but left it to the runtime.
+    if (known !== undefined) headers.push("content-length", `${known}`);
     res.writeHead(
       response.status,
       response.statusText || undefined,
-      headersOf(response),
+      headers,
     );
   } catch {
     response.body?.cancel().catch(() => {});
@@ -290,10 +297,7 @@ function send(
   }
   const body = response.body;
   if (body === null) res.end();
-  else {
-    const length = response.headers.get("content-length");
-    pump(body, length === null ? -1 : Number(length), res, exchange);
-  }
+  else pump(body, knownLength(response), res, exchange);
 }
 
 function isThenable(value: unknown): value is PromiseLike<Response> {

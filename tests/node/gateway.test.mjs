@@ -56,7 +56,10 @@ test("npm: the gateway answers hello world in-process", async () => {
   const response = await handler(new Request("http://localhost/a%20b?x=1"));
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("content-type"), "text/plain");
-  assert.equal(response.headers.get("content-length"), "12");
+  // The length rides on the Response for servers that see only it (the
+  // runtimes that take a byte body set the header themselves).
+  assert.equal(response.headers.get("content-length"), null);
+  assert.equal(response[Symbol.for("tsgi.knownLength")], 12);
   assert.equal(await response.text(), "GET /a b x=1");
 });
 
