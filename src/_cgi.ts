@@ -3,7 +3,7 @@
 // Exchange as the Fetch gateway, and writes the Response it answers as CGI
 // output. The per-runtime files (_cgi_deno.ts, _cgi_node.ts) supply the I/O.
 
-import { errorResponse, Exchange } from "./_exchange.ts";
+import { errorResponse, Exchange, KNOWN_LENGTH } from "./_exchange.ts";
 import { VERSION } from "./_environ.ts";
 import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
@@ -220,8 +220,17 @@ const CRLF = "\r\n";
 /** The CGI response head: a `Status:` line, the headers, a blank line. */
 export function cgiHead(response: Response): Uint8Array {
   let head = `Status: ${response.status} ${response.statusText}${CRLF}`;
+  let headers = response.headers;
+  const known = (response as unknown as Record<symbol, number | undefined>)[
+    KNOWN_LENGTH
+  ];
+  if (known !== undefined) {
+    // The gateway left a known body's length to the server: that is us.
+    headers = new Headers(headers);
+    headers.set("content-length", `${known}`);
+  }
   // Headers iterate Set-Cookie once per cookie, every other name once.
-  for (const [name, value] of response.headers) {
+  for (const [name, value] of headers) {
     head += `${name}: ${value}${CRLF}`;
   }
   head += CRLF;
