@@ -342,9 +342,10 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
  */
 export function createEnviron(
   state: EnvironState,
+  href: string = state.request.url,
 ): Environ | undefined {
   const { request, config } = state;
-  const url = splitUrl(request.url);
+  const url = splitUrl(href);
   const [serverName, serverPort] = splitHost(url.host, url.https);
   let pathInfo = decodePath(url.path);
   const scriptName = config.scriptName;

@@ -66,7 +66,9 @@ export function toFetchHandler(
         );
       }
     }
-    if (!hasValidHost(request.url)) {
+    // A getter that builds a string on Deno: read it once.
+    const href = request.url;
+    if (!hasValidHost(href)) {
       return errorResponse(
         400,
         "Bad Request",
@@ -76,7 +78,7 @@ export function toFetchHandler(
       );
     }
     const state = new EnvironState(request, runtimeArgs, config);
-    if (createEnviron(state) === undefined) {
+    if (createEnviron(state, href) === undefined) {
       return errorResponse(
         404,
         "Not Found",
