@@ -355,16 +355,24 @@ Deno.test("close: an async close() is awaited and its rejection logged", async (
   assert.equal(resolved, true);
 });
 
+/** The chunks as an array (a known body) or as a generator (a stream). */
+function arrayOrStream(
+  chunks: Uint8Array[],
+  streamed: boolean,
+): AppIterable & { closed: number } {
+  return closable(
+    streamed
+      ? (function* () {
+        yield* chunks;
+      })()
+      : chunks,
+  );
+}
+
 Deno.test("content-length: more bytes than declared are cut off and logged", async () => {
   for (const streamed of [false, true]) {
     const chunks = [b("12345"), b("67890")];
-    const result = closable(
-      streamed
-        ? (function* () {
-          yield* chunks;
-        })()
-        : chunks,
-    );
+    const result = arrayOrStream(chunks, streamed);
     const { handler, logs } = harness((
       _e,
       sr,
@@ -379,13 +387,7 @@ Deno.test("content-length: more bytes than declared are cut off and logged", asy
 Deno.test("content-length: fewer bytes than declared break the stream and are logged", async () => {
   for (const streamed of [false, true]) {
     const chunks = [b("123")];
-    const result = closable(
-      streamed
-        ? (function* () {
-          yield* chunks;
-        })()
-        : chunks,
-    );
+    const result = arrayOrStream(chunks, streamed);
     const { handler, logs } = harness((
       _e,
       sr,
