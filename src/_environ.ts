@@ -6,7 +6,13 @@
 
 import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
-import { decodePath, splitHost, splitUrl } from "./_path.ts";
+import {
+  decodePath,
+  isAbsoluteUrl,
+  isValidHost,
+  splitHost,
+  splitUrl,
+} from "./_path.ts";
 import { wrapFile } from "./file_wrapper.ts";
 import type { ExchangeContext } from "./_exchange.ts";
 import type {
@@ -337,21 +343,23 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
 }
 
 /**
- * Builds the environ of one request; undefined when the path lies outside
- * the configured mount prefix (the app is not there: a 404).
+ * Builds the environ of one request, or says which error answers it
+ * instead: 400 for a target without a plausible host, 404 for a path
+ * outside the configured mount prefix (the app is not there).
  */
-export function createEnviron(
-  state: EnvironState,
-  href: string = state.request.url,
-): Environ | undefined {
+export function createEnviron(state: EnvironState): Environ | 400 | 404 {
   const { request, config } = state;
+  // A getter that builds a string on Deno: read it once.
+  const href = request.url;
+  if (!isAbsoluteUrl(href)) return 400;
   const url = splitUrl(href);
+  if (!isValidHost(url.host)) return 400;
   const [serverName, serverPort] = splitHost(url.host, url.https);
   let pathInfo = decodePath(url.path);
   const scriptName = config.scriptName;
   if (scriptName !== "") {
     if (pathInfo !== scriptName && !pathInfo.startsWith(scriptName + "/")) {
-      return undefined;
+      return 404;
     }
     pathInfo = pathInfo.slice(scriptName.length);
   }

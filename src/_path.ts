@@ -103,19 +103,22 @@ for (
 ) AUTHORITY[c.charCodeAt(0)] = 1;
 
 /**
- * Whether a serialized URL is absolute with a plausible authority. Deno
- * builds `Request.url` from the Host header as sent (`Host: a b@c` would
- * reach the app as SERVER_NAME), and Bun hands over the bare target
- * (`/path`) when the Host is not a valid one.
+ * Whether a serialized URL is absolute: Bun hands over the bare target
+ * (`/path`) when the request's Host is not a valid one.
  */
-export function hasValidHost(url: string): boolean {
-  if (!url.startsWith("http://") && !url.startsWith("https://")) return false;
-  const start = url.charCodeAt(4) === 115 ? 8 : 7;
-  let end = url.indexOf("/", start);
-  if (end === -1) end = url.length;
-  if (end === start) return false;
-  for (let i = start; i < end; i++) {
-    const c = url.charCodeAt(i);
+export function isAbsoluteUrl(url: string): boolean {
+  return url.startsWith("http://") || url.startsWith("https://");
+}
+
+/**
+ * Whether `host[:port]` (as splitUrl gives it) is a plausible authority.
+ * Deno builds `Request.url` from the Host header as sent, so `Host: a b@c`
+ * would otherwise reach the app as SERVER_NAME.
+ */
+export function isValidHost(host: string): boolean {
+  if (host === "") return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
     if (c >= 128 || AUTHORITY[c] === 0) return false;
   }
   return true;

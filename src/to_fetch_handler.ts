@@ -7,7 +7,6 @@
 
 import { configure, createEnviron, EnvironState } from "./_environ.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
-import { hasValidHost } from "./_path.ts";
 import { LogStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
 
@@ -66,22 +65,12 @@ export function toFetchHandler(
         );
       }
     }
-    // A getter that builds a string on Deno: read it once.
-    const href = request.url;
-    if (!hasValidHost(href)) {
-      return errorResponse(
-        400,
-        "Bad Request",
-        undefined,
-        false,
-        request.method === "HEAD",
-      );
-    }
     const state = new EnvironState(request, runtimeArgs, config);
-    if (createEnviron(state, href) === undefined) {
+    const refused = createEnviron(state);
+    if (refused === 400 || refused === 404) {
       return errorResponse(
-        404,
-        "Not Found",
+        refused,
+        refused === 400 ? "Bad Request" : "Not Found",
         undefined,
         false,
         request.method === "HEAD",
