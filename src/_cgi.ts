@@ -9,6 +9,7 @@ import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
 import { wrapFile } from "./file_wrapper.ts";
 import { bytesToNative, utf8ToNative } from "./_latin1.ts";
+import { statusLine } from "./_fetch.ts";
 import { guessScheme } from "./util.ts";
 import type { App, Environ, GatewayOptions } from "./types.ts";
 
@@ -219,7 +220,7 @@ const CRLF = "\r\n";
 
 /** The CGI response head: a `Status:` line, the headers, a blank line. */
 export function cgiHead(response: Response): Uint8Array {
-  let head = `Status: ${response.status} ${response.statusText}${CRLF}`;
+  let head = `Status: ${statusLine(response)}${CRLF}`;
   let headers = response.headers;
   const known = (response as unknown as Record<symbol, number | undefined>)[
     KNOWN_LENGTH

@@ -111,8 +111,12 @@ export function checkHeaderName(name: unknown): string {
   return lower;
 }
 
+// Values found good; most (Content-Type, Cache-Control) repeat verbatim.
+const valueCache = new Set<string>();
+
 /** Checks one header value; throws a TypeError naming the header. */
 export function checkHeaderValue(name: string, value: unknown): void {
+  if (typeof value === "string" && valueCache.has(value)) return;
   if (typeof value !== "string") {
     throw new TypeError(
       `Cannot use header ${show(name)} value ${show(value)}: expected a string`,
@@ -125,6 +129,7 @@ export function checkHeaderValue(name: string, value: unknown): void {
       }: control characters and code points above U+00FF are not allowed`,
     );
   }
+  if (value.length <= 64 && valueCache.size < 4096) valueCache.add(value);
 }
 
 /**

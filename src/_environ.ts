@@ -342,6 +342,25 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
   }
 }
 
+// The last Host seen and what it gave: a server answers mostly one name.
+let lastHost = "";
+let lastHttps = false;
+let lastServer: readonly [name: string, port: string] | undefined;
+
+/** SERVER_NAME and SERVER_PORT from a Host; undefined if it is not one. */
+function serverOf(
+  host: string,
+  https: boolean,
+): readonly [name: string, port: string] | undefined {
+  if (host === lastHost && https === lastHttps && lastServer !== undefined) {
+    return lastServer;
+  }
+  if (!isValidHost(host)) return undefined;
+  lastHost = host;
+  lastHttps = https;
+  return lastServer = splitHost(host, https);
+}
+
 /**
  * Builds the environ of one request, or says which error answers it
  * instead: 400 for a target without a plausible host, 404 for a path
@@ -353,8 +372,9 @@ export function createEnviron(state: EnvironState): Environ | 400 | 404 {
   const href = request.url;
   if (!isAbsoluteUrl(href)) return 400;
   const url = splitUrl(href);
-  if (!isValidHost(url.host)) return 400;
-  const [serverName, serverPort] = splitHost(url.host, url.https);
+  const server = serverOf(url.host, url.https);
+  if (server === undefined) return 400;
+  const [serverName, serverPort] = server;
   let pathInfo = decodePath(url.path);
   const scriptName = config.scriptName;
   if (scriptName !== "") {
