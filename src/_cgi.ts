@@ -230,10 +230,11 @@ export function cgiHead(response: Response): Uint8Array {
     headers = new Headers(headers);
     headers.set("content-length", `${known}`);
   }
-  // Headers iterate Set-Cookie once per cookie, every other name once.
-  for (const [name, value] of headers) {
+  // Set-Cookie comes once per cookie, every other name once. (forEach:
+  // Deno's Headers iterator sorts the list again at every step.)
+  headers.forEach((value, name) => {
     head += `${name}: ${value}${CRLF}`;
-  }
+  });
   head += CRLF;
   // Header text is latin-1 by the time it gets here (checkHeaderValue).
   const bytes = new Uint8Array(head.length);

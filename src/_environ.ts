@@ -275,22 +275,24 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
       if (!Object.hasOwn(target, key)) this.#resolve(target, key);
     }
     let cookie = false;
-    for (const [name, value] of this.request.headers) {
+    // forEach, not for…of: Deno's Headers iterator sorts and combines the
+    // whole list again at every step, forEach does it once.
+    this.request.headers.forEach((value, name) => {
       const key = httpKeyOf(name);
-      if (key === undefined) continue;
+      if (key === undefined) return;
       // Headers iterate one entry per name, except Set-Cookie once per
       // field: join those as HTTP does.
       if (name === "set-cookie") {
         if (cookie) {
           if (target[key] !== undefined) target[key] += ", " + value;
-          continue;
+          return;
         }
         cookie = true;
       }
       if (!Object.hasOwn(target, key) && !this.#deleted?.has(key)) {
         target[key] = value;
       }
-    }
+    });
     this.#materialized = true;
     this.#deleted = undefined;
     // Every key is now on the target, where the traps would only forward:

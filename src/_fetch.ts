@@ -106,10 +106,11 @@ export function requestHeaders(environ: Environ): Headers {
 export function responseHeaders(headers: Headers): Header[] {
   const hop = hopNames(headers.get("connection"));
   const out: Header[] = [];
-  // Iterating Headers yields each Set-Cookie on its own.
-  for (const [name, value] of headers) {
+  // Each Set-Cookie comes on its own. (forEach: Deno's Headers iterator
+  // sorts the list again at every step.)
+  headers.forEach((value, name) => {
     if (!hop.has(name)) out.push([name, value]);
-  }
+  });
   return out;
 }
 
