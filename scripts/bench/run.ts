@@ -244,7 +244,7 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   const deno = Deno.execPath();
   const bun = which("bun");
   const script = `${HERE}server.ts`;
-  const kinds = ["raw", "tsgi", "tsgi-environ", "hono"];
+  const kinds = ["raw", "raw-floor", "tsgi", "tsgi-environ", "hono"];
   const base = options.baseline === undefined
     ? undefined
     : await checkout(options.baseline);
@@ -759,6 +759,23 @@ function printTable(
       target(
         `tsgi / raw ${runtime}, ${headers} header(s), CPU/req`,
         paired(a, raw, (s) => s.cpuUs),
+        1.15,
+        true,
+      );
+    }
+  }
+  for (const runtime of ["deno", "bun"]) {
+    for (const headers of [1, 9]) {
+      const a = `tsgi ${runtime}|${headers}`;
+      const floor = `raw-floor ${runtime}|${headers}`;
+      target(
+        `tsgi / raw-floor ${runtime}, ${headers} header(s), req/s`,
+        paired(a, floor, (s) => s.rps),
+        0.9,
+      );
+      target(
+        `tsgi / raw-floor ${runtime}, ${headers} header(s), CPU/req`,
+        paired(a, floor, (s) => s.cpuUs),
         1.15,
         true,
       );

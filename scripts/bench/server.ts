@@ -2,7 +2,7 @@
 //   deno run -A scripts/bench/server.ts KIND     bun scripts/bench/server.ts KIND
 // It listens on 127.0.0.1 on a free port and prints `listening PORT`.
 //
-// KIND: raw | tsgi | tsgi-environ | hono (hello world), download-raw |
+// KIND: raw | raw-floor | tsgi | tsgi-environ | hono (hello world), download-raw |
 // download-tsgi (1 GiB streamed), upload-raw | upload-tsgi (counts the body).
 import type { App, Environ, StartResponse } from "../../mod.ts";
 import { Hono } from "../../tools/node_modules/hono/dist/index.js";
@@ -107,8 +107,23 @@ function honoHello(): Handler {
   return app.fetch;
 }
 
+/**
+ * The least any gateway does: read the request line and answer with the
+ * app's status, header and bytes. What tsgi adds is measured from here.
+ */
+const floor: Handler = (request) => {
+  if (request.method === "" || !request.url.endsWith("/")) {
+    return new Response(NOT_FOUND, { status: 404 });
+  }
+  return new Response(GREETING, {
+    status: 200,
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+  });
+};
+
 const HANDLERS: Record<string, () => Handler> = {
   raw: () => () => new Response(TEXT),
+  "raw-floor": () => floor,
   tsgi: () => toFetchHandler(hello),
   "tsgi-environ": () => toFetchHandler(helloEnviron),
   hono: honoHello,
