@@ -67,17 +67,49 @@ interface Route {
 
 class Node {
   statics: Map<string, Node> | undefined;
+  /**
+   * The same static children in a hash table (a power-of-two array; a slot
+   * chains the children whose hash falls in it), so matching hashes the
+   * path's chars in place instead of cutting each segment out as a new
+   * string for `statics`.
+   */
+  slots: (Node | undefined)[] | undefined;
+  /** How many children `slots` holds. */
+  slotted = 0;
+  /** The segment leading here from the parent, if static, and its hash. */
+  key = "";
+  hash = 0;
+  /** The next child in the same slot of the parent's table. */
+  nextInSlot: Node | undefined;
   param: Node | undefined;
   /** Routes ending at this node, by method ("*" for any). */
   routes: Map<string, Route> | undefined;
   /** Routes whose pattern ends in a wildcard after this node. */
   wildcard: Map<string, Route> | undefined;
   mount: Route | undefined;
-}
 
-interface Found {
-  route: Route;
-  consumed: number;
+  /** Adds a static child to `slots`, doubling the table when half full. */
+  slot(child: Node): void {
+    let slots = this.slots ??= [undefined, undefined];
+    if (++this.slotted * 2 > slots.length) {
+      const old = slots;
+      slots = this.slots = new Array(old.length * 2).fill(undefined);
+      for (let head of old) {
+        while (head !== undefined) {
+          const next = head.nextInSlot;
+          this.#link(slots, head);
+          head = next;
+        }
+      }
+    }
+    this.#link(slots, child);
+  }
+
+  #link(slots: (Node | undefined)[], child: Node): void {
+    const i = child.hash & (slots.length - 1);
+    child.nextInSlot = slots[i];
+    slots[i] = child;
+  }
 }
 
 const PARAM_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -99,6 +131,15 @@ function pick(routes: Map<string, Route> | undefined, method: string) {
 function exactEnd(path: string): number {
   const end = path.length;
   return end > 0 && path.charCodeAt(end - 1) === 47 ? end - 1 : end;
+}
+
+/** The hash a segment is found by, as the matching loop computes it. */
+function hashSegment(segment: string): number {
+  let hash = 0;
+  for (let i = 0; i < segment.length; i++) {
+    hash = (Math.imul(hash, 31) + segment.charCodeAt(i)) | 0;
+  }
+  return hash;
 }
 
 /** A captured value as text: the latin-1 octets read as UTF-8. */
@@ -161,6 +202,12 @@ export class Router {
   readonly #exact = new Map<string, Map<string, Route>>();
   readonly #notFound: App;
   readonly #consume: boolean;
+  // The search's results, beside the route it returns: the values captured
+  // on the current branch and how much of the path the route consumed.
+  // match() runs no user code while it searches, so one of each serves.
+  readonly #captures: string[] = [];
+  #count = 0;
+  #consumed = 0;
 
   /**
    * The router as a tsgi app: pass it to `toFetchHandler`, `mount` or
@@ -350,7 +397,14 @@ export class Router {
       const key = patternToNative(segment);
       node.statics ??= new Map();
       let child = node.statics.get(key);
-      if (child === undefined) node.statics.set(key, child = new Node());
+      if (child === undefined) {
+        node.statics.set(key, child = new Node());
+        child.key = key;
+        child.hash = hashSegment(key);
+        // A segment never holds "/" (an escaped %2F in a pattern): no path
+        // reaches such a child, so it is left out of the table paths use.
+        if (!key.includes("/")) node.slot(child);
+      }
       node = child;
     }
     const route: Route = { app, names, pattern, mount };
@@ -402,64 +456,95 @@ export class Router {
         mount: false,
       };
     }
-    const captures: string[] = [];
-    const found = this.#find(this.#root, path, 0, method, captures);
-    if (found === undefined) return undefined;
+    this.#count = 0;
+    const route = this.#find(this.#root, path, 0, method);
+    if (route === undefined) return undefined;
     const positional: string[] = [];
     const named: Record<string, string> = {};
-    const names = found.route.names;
+    const names = route.names;
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
-      const value = decode(captures[i]);
+      const value = decode(this.#captures[i]);
       if (name === null) positional.push(value);
       else named[name] = value;
     }
     return {
-      app: found.route.app,
+      app: route.app,
       positional,
       named,
-      consumed: found.consumed,
-      mount: found.route.mount,
+      consumed: this.#consumed,
+      mount: route.mount,
     };
   }
 
   /**
    * Depth-first search: static child, then parameter, then wildcard, then
    * mount. `pos` is at a "/" that starts the next segment, or at the end.
-   * `captures` holds the values of the current branch.
    */
   #find(
     node: Node,
     path: string,
     pos: number,
     method: string,
-    captures: string[],
-  ): Found | undefined {
+  ): Route | undefined {
     const end = path.length;
     if (pos === end) {
       const route = pick(node.routes, method);
-      if (route !== undefined) return { route, consumed: exactEnd(path) };
-    } else if (path.charCodeAt(pos) === 47) {
-      let next = path.indexOf("/", pos + 1);
-      if (next === -1) next = end;
-      const child = node.statics?.get(path.slice(pos + 1, next));
-      if (child !== undefined) {
-        const found = this.#find(child, path, next, method, captures);
-        if (found !== undefined) return found;
+      if (route !== undefined) {
+        this.#consumed = exactEnd(path);
+        return route;
       }
-      if (node.param !== undefined && next > pos + 1) {
-        captures.push(path.slice(pos + 1, next));
-        const found = this.#find(node.param, path, next, method, captures);
-        if (found !== undefined) return found;
-        captures.pop();
+    } else if (path.charCodeAt(pos) === 47) {
+      const start = pos + 1;
+      let next = start;
+      const slots = node.slots;
+      if (slots !== undefined) {
+        let hash = 0;
+        for (; next < end; next++) {
+          const c = path.charCodeAt(next);
+          if (c === 47) break;
+          hash = (Math.imul(hash, 31) + c) | 0;
+        }
+        const length = next - start;
+        let child = slots[hash & (slots.length - 1)];
+        for (; child !== undefined; child = child.nextInSlot) {
+          if (child.hash !== hash) continue;
+          const key = child.key;
+          if (key.length !== length) continue;
+          let i = 0;
+          while (
+            i < length && key.charCodeAt(i) === path.charCodeAt(start + i)
+          ) {
+            i++;
+          }
+          if (i === length) break;
+        }
+        if (child !== undefined) {
+          const route = this.#find(child, path, next, method);
+          if (route !== undefined) return route;
+        }
+      } else {
+        while (next < end && path.charCodeAt(next) !== 47) next++;
+      }
+      if (node.param !== undefined && next > start) {
+        const count = this.#count;
+        this.#captures[count] = path.slice(start, next);
+        this.#count = count + 1;
+        const route = this.#find(node.param, path, next, method);
+        if (route !== undefined) return route;
+        this.#count = count;
       }
     }
     const tail = pick(node.wildcard, method);
     if (tail !== undefined) {
-      captures.push(pos === end ? "" : path.slice(pos + 1));
-      return { route: tail, consumed: pos };
+      this.#captures[this.#count++] = pos === end ? "" : path.slice(pos + 1);
+      this.#consumed = pos;
+      return tail;
     }
-    if (node.mount !== undefined) return { route: node.mount, consumed: pos };
+    if (node.mount !== undefined) {
+      this.#consumed = pos;
+      return node.mount;
+    }
     return undefined;
   }
 
