@@ -79,6 +79,8 @@ class Node {
   /** The segment leading here from the parent, if static, and its hash. */
   key = "";
   hash = 0;
+  /** `key`'s char codes: compared faster than the chars of a string. */
+  codes: Uint8Array = new Uint8Array(0);
   /** The next child in the same slot of the parent's table. */
   nextInSlot: Node | undefined;
   param: Node | undefined;
@@ -207,6 +209,8 @@ export class Router {
   // match() runs no user code while it searches, so one of each serves.
   readonly #captures: string[] = [];
   #count = 0;
+  /** Whether a capture may hold a char above U+007F: only then decode. */
+  #wide = false;
   #consumed = 0;
 
   /**
@@ -401,6 +405,7 @@ export class Router {
         node.statics.set(key, child = new Node());
         child.key = key;
         child.hash = hashSegment(key);
+        child.codes = Uint8Array.from(key, (c) => c.charCodeAt(0));
         // A segment never holds "/" (an escaped %2F in a pattern): no path
         // reaches such a child, so it is left out of the table paths use.
         if (!key.includes("/")) node.slot(child);
@@ -457,6 +462,7 @@ export class Router {
       };
     }
     this.#count = 0;
+    this.#wide = false;
     const route = this.#find(this.#root, path, 0, method);
     if (route === undefined) return undefined;
     const positional: string[] = [];
@@ -464,7 +470,8 @@ export class Router {
     const names = route.names;
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
-      const value = decode(this.#captures[i]);
+      const capture = this.#captures[i];
+      const value = this.#wide ? decode(capture) : capture;
       if (name === null) positional.push(value);
       else named[name] = value;
     }
@@ -497,6 +504,8 @@ export class Router {
     } else if (path.charCodeAt(pos) === 47) {
       const start = pos + 1;
       let next = start;
+      // The chars of the segment or'ed: above 0x7f, a capture needs decoding.
+      let high = 0;
       const slots = node.slots;
       if (slots !== undefined) {
         let hash = 0;
@@ -504,19 +513,16 @@ export class Router {
           const c = path.charCodeAt(next);
           if (c === 47) break;
           hash = (Math.imul(hash, 31) + c) | 0;
+          high |= c;
         }
         const length = next - start;
         let child = slots[hash & (slots.length - 1)];
         for (; child !== undefined; child = child.nextInSlot) {
           if (child.hash !== hash) continue;
-          const key = child.key;
-          if (key.length !== length) continue;
+          const codes = child.codes;
+          if (codes.length !== length) continue;
           let i = 0;
-          while (
-            i < length && key.charCodeAt(i) === path.charCodeAt(start + i)
-          ) {
-            i++;
-          }
+          while (i < length && codes[i] === path.charCodeAt(start + i)) i++;
           if (i === length) break;
         }
         if (child !== undefined) {
@@ -524,9 +530,14 @@ export class Router {
           if (route !== undefined) return route;
         }
       } else {
-        while (next < end && path.charCodeAt(next) !== 47) next++;
+        for (; next < end; next++) {
+          const c = path.charCodeAt(next);
+          if (c === 47) break;
+          high |= c;
+        }
       }
       if (node.param !== undefined && next > start) {
+        if (high > 0x7f) this.#wide = true;
         const count = this.#count;
         this.#captures[count] = path.slice(start, next);
         this.#count = count + 1;
@@ -537,6 +548,9 @@ export class Router {
     }
     const tail = pick(node.wildcard, method);
     if (tail !== undefined) {
+      for (let i = pos; i < end && !this.#wide; i++) {
+        if (path.charCodeAt(i) > 0x7f) this.#wide = true;
+      }
       this.#captures[this.#count++] = pos === end ? "" : path.slice(pos + 1);
       this.#consumed = pos;
       return tail;

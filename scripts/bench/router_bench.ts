@@ -7,6 +7,10 @@
 //   deno run scripts/bench/router_bench.ts [--rounds 15] [--iterations 200000]
 //   bun scripts/bench/router_bench.ts [--rounds 15] [--iterations 200000]
 //
+// `--baseline DIR` (Deno needs `--allow-read` for it) also measures the
+// Router of another checkout, e.g. `git worktree add /tmp/base main`, on
+// the 100 routes, for a before/after in the same run.
+//
 // Each side does what it does per request to route it: Hono's
 // `router.match(method, path)` (the handler and the raw captures; Hono names
 // and decodes them later, when the app asks) and tsgi's `router.match()`
@@ -26,16 +30,20 @@ import { TrieRouter } from "../../tools/node_modules/hono/dist/router/trie-route
 const runtime = globalThis as {
   Deno?: typeof Deno;
   Bun?: { argv: string[]; version: string };
-  process?: { exitCode?: number };
+  process?: { exitCode?: number; cwd?: () => string };
 };
 const ARGS = runtime.Deno ? runtime.Deno.args : runtime.Bun!.argv.slice(2);
 const RUNTIME = runtime.Deno
   ? `Deno ${runtime.Deno.version.deno}`
   : `Bun ${runtime.Bun!.version}`;
 
-function arg(name: string, fallback: number): number {
+function option(name: string): string | undefined {
   const i = ARGS.indexOf(name);
-  return i === -1 ? fallback : Number(ARGS[i + 1]);
+  return i === -1 ? undefined : ARGS[i + 1];
+}
+function arg(name: string, fallback: number): number {
+  const value = option(name);
+  return value === undefined ? fallback : Number(value);
 }
 const ROUNDS = arg("--rounds", 15);
 const ITERATIONS = arg("--iterations", 200_000);
@@ -106,8 +114,8 @@ const SPREAD = Array.from({ length: 10 }, (_, i) => lookup(i * 11));
 
 type Matcher = (method: string, path: string) => unknown;
 
-function tsgi(n: number): Matcher {
-  const router = new Router();
+function tsgi(n: number, Kind: typeof Router = Router): Matcher {
+  const router = new Kind();
   for (const r of routes(n)) router.add(r.method, r.pattern, app);
   return (method, path) => router.match(method, path);
 }
@@ -128,6 +136,16 @@ const cases: [string, Matcher, Lookup[]][] = [
   ["Hono RegExpRouter, 100 routes", hono(RegExpRouter, 100), SPREAD],
   ["Hono TrieRouter, 100 routes", hono(TrieRouter, 100), SPREAD],
 ];
+const BASELINE = option("--baseline");
+if (BASELINE !== undefined) {
+  const cwd = runtime.Deno ? runtime.Deno.cwd() : runtime.process!.cwd!();
+  const url = new URL(
+    BASELINE.replace(/\/?$/, "/src/router.ts"),
+    `file://${cwd}/`,
+  );
+  const { Router: Before } = await import(url.href);
+  cases.push([`baseline Router, 100 routes`, tsgi(100, Before), SPREAD]);
+}
 
 // Every matcher must find every lookup, or the comparison means nothing.
 for (const [name, match, lookups] of cases) {
@@ -178,6 +196,14 @@ console.log(
 console.log(
   `  tsgi / Hono TrieRouter (100)      ${(ns[2] / ns[4]).toFixed(2)}x`,
 );
+if (BASELINE !== undefined) {
+  console.log(
+    `  baseline / Hono RegExpRouter (100) ${(ns[5] / ns[3]).toFixed(2)}x`,
+  );
+  console.log(
+    `  tsgi / baseline (100)             ${(ns[2] / ns[5]).toFixed(2)}x`,
+  );
+}
 if (sink === 0) console.log("(no matches?)");
 if (scale > 1.5) {
   console.log("FAIL: the 1,000-route case is more than 1.5x the 10-route case");
