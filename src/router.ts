@@ -68,50 +68,84 @@ interface Route {
 class Node {
   statics: Map<string, Node> | undefined;
   /**
-   * The same static children in a hash table (a power-of-two array; a slot
-   * chains the children whose hash falls in it), so matching hashes the
-   * path's chars in place instead of cutting each segment out as a new
-   * string for `statics`.
+   * The same children as a radix tree walked with the path's own chars, so
+   * matching compares each char once instead of cutting every segment out
+   * as a new string and hashing it for `statics`. Built at the first match
+   * after a child is added.
    */
-  slots: (Node | undefined)[] | undefined;
-  /** How many children `slots` holds. */
-  slotted = 0;
-  /** The segment leading here from the parent, if static, and its hash. */
-  key = "";
-  hash = 0;
-  /** `key`'s char codes: compared faster than the chars of a string. */
-  codes: Uint8Array = new Uint8Array(0);
-  /** The next child in the same slot of the parent's table. */
-  nextInSlot: Node | undefined;
+  chars: Chars | undefined;
   param: Node | undefined;
   /** Routes ending at this node, by method ("*" for any). */
   routes: Map<string, Route> | undefined;
   /** Routes whose pattern ends in a wildcard after this node. */
   wildcard: Map<string, Route> | undefined;
   mount: Route | undefined;
+}
 
-  /** Adds a static child to `slots`, doubling the table when half full. */
-  slot(child: Node): void {
-    let slots = this.slots ??= [undefined, undefined];
-    if (++this.slotted * 2 > slots.length) {
-      const old = slots;
-      slots = this.slots = new Array(old.length * 2).fill(undefined);
-      for (let head of old) {
-        while (head !== undefined) {
-          const next = head.nextInSlot;
-          this.#link(slots, head);
-          head = next;
-        }
+/** A radix tree node over static segments (latin-1, so bytes). */
+class Chars {
+  /** What the segment must go on with. */
+  label: Uint8Array;
+  /** The child whose segment ends after `label`. */
+  node: Node | undefined;
+  /** The subtrees by the char after `label`, from char code `low`. */
+  low: number;
+  branches: (Chars | undefined)[];
+
+  constructor(
+    label: Uint8Array,
+    node: Node | undefined,
+    low: number,
+    branches: (Chars | undefined)[],
+  ) {
+    this.label = label;
+    this.node = node;
+    this.low = low;
+    this.branches = branches;
+  }
+}
+
+/** The radix tree of segments that share their first `from` chars. */
+function radix(entries: [string, Node][], from: number): Chars {
+  const first = entries[0][0];
+  let to = from;
+  grow: for (;; to++) {
+    for (const [key] of entries) {
+      if (key.length === to || key.charCodeAt(to) !== first.charCodeAt(to)) {
+        break grow;
       }
     }
-    this.#link(slots, child);
   }
+  let node: Node | undefined;
+  const groups = new Map<number, [string, Node][]>();
+  for (const entry of entries) {
+    if (entry[0].length === to) node = entry[1];
+    else {
+      const c = entry[0].charCodeAt(to);
+      const group = groups.get(c);
+      if (group === undefined) groups.set(c, [entry]);
+      else group.push(entry);
+    }
+  }
+  const codes = [...groups.keys()];
+  const low = codes.length === 0 ? 0 : Math.min(...codes);
+  const branches = new Array<Chars | undefined>(
+    codes.length === 0 ? 0 : Math.max(...codes) - low + 1,
+  ).fill(undefined);
+  for (const [c, group] of groups) branches[c - low] = radix(group, to + 1);
+  const label = Uint8Array.from(first.slice(from, to), (c) => c.charCodeAt(0));
+  return new Chars(label, node, low, branches);
+}
 
-  #link(slots: (Node | undefined)[], child: Node): void {
-    const i = child.hash & (slots.length - 1);
-    child.nextInSlot = slots[i];
-    slots[i] = child;
-  }
+/**
+ * A node's radix tree. A segment never holds "/", so a key that does (an
+ * escaped %2F in a pattern) is left out: no path reaches it.
+ */
+function chars(node: Node): Chars {
+  const entries = [...node.statics!].filter(([key]) => !key.includes("/"));
+  return node.chars = entries.length === 0
+    ? new Chars(new Uint8Array(0), undefined, 0, [])
+    : radix(entries, 0);
 }
 
 const PARAM_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -133,15 +167,6 @@ function pick(routes: Map<string, Route> | undefined, method: string) {
 function exactEnd(path: string): number {
   const end = path.length;
   return end > 0 && path.charCodeAt(end - 1) === 47 ? end - 1 : end;
-}
-
-/** The hash a segment is found by, as the matching loop computes it. */
-function hashSegment(segment: string): number {
-  let hash = 0;
-  for (let i = 0; i < segment.length; i++) {
-    hash = (Math.imul(hash, 31) + segment.charCodeAt(i)) | 0;
-  }
-  return hash;
 }
 
 /** A captured value as text: the latin-1 octets read as UTF-8. */
@@ -403,12 +428,7 @@ export class Router {
       let child = node.statics.get(key);
       if (child === undefined) {
         node.statics.set(key, child = new Node());
-        child.key = key;
-        child.hash = hashSegment(key);
-        child.codes = Uint8Array.from(key, (c) => c.charCodeAt(0));
-        // A segment never holds "/" (an escaped %2F in a pattern): no path
-        // reaches such a child, so it is left out of the table paths use.
-        if (!key.includes("/")) node.slot(child);
+        node.chars = undefined;
       }
       node = child;
     }
@@ -506,35 +526,37 @@ export class Router {
       let next = start;
       // The chars of the segment or'ed: above 0x7f, a capture needs decoding.
       let high = 0;
-      const slots = node.slots;
-      if (slots !== undefined) {
-        let hash = 0;
-        for (; next < end; next++) {
-          const c = path.charCodeAt(next);
-          if (c === 47) break;
-          hash = (Math.imul(hash, 31) + c) | 0;
+      if (node.statics !== undefined) {
+        let at = node.chars ?? chars(node);
+        let child: Node | undefined;
+        walk: for (;;) {
+          const label = at.label;
+          for (let k = 0; k < label.length; k++, next++) {
+            if (next === end) break walk;
+            const c = path.charCodeAt(next);
+            if (c !== label[k]) break walk;
+            high |= c;
+          }
+          const c = next === end ? 47 : path.charCodeAt(next);
+          if (c === 47) {
+            child = at.node;
+            break;
+          }
+          const branch = c < at.low ? undefined : at.branches[c - at.low];
+          if (branch === undefined) break;
           high |= c;
-        }
-        const length = next - start;
-        let child = slots[hash & (slots.length - 1)];
-        for (; child !== undefined; child = child.nextInSlot) {
-          if (child.hash !== hash) continue;
-          const codes = child.codes;
-          if (codes.length !== length) continue;
-          let i = 0;
-          while (i < length && codes[i] === path.charCodeAt(start + i)) i++;
-          if (i === length) break;
+          next++;
+          at = branch;
         }
         if (child !== undefined) {
           const route = this.#find(child, path, next, method);
           if (route !== undefined) return route;
         }
-      } else {
-        for (; next < end; next++) {
-          const c = path.charCodeAt(next);
-          if (c === 47) break;
-          high |= c;
-        }
+      }
+      for (; next < end; next++) {
+        const c = path.charCodeAt(next);
+        if (c === 47) break;
+        high |= c;
       }
       if (node.param !== undefined && next > start) {
         if (high > 0x7f) this.#wide = true;
