@@ -570,8 +570,10 @@ export class Router {
     }
     const tail = pick(node.wildcard, method);
     if (tail !== undefined) {
-      for (let i = pos; i < end && !this.#wide; i++) {
-        if (path.charCodeAt(i) > 0x7f) this.#wide = true;
+      if (!this.#wide) {
+        let high = 0;
+        for (let i = pos; i < end; i++) high |= path.charCodeAt(i);
+        if (high > 0x7f) this.#wide = true;
       }
       this.#captures[this.#count++] = pos === end ? "" : path.slice(pos + 1);
       this.#consumed = pos;
