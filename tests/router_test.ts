@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Router, validator } from "../mod.ts";
 import type { App, RoutingArgs, ValidatedApp } from "../mod.ts";
+import { type Arbitrary, fc } from "./_fast_check.ts";
 import { b, harness } from "./_helpers.ts";
 import {
   endless,
@@ -314,6 +315,270 @@ Deno.test("router: 1,000 routes all match their own paths", () => {
     assert.deepEqual(found?.named, { id: `x${i}` });
   }
   assert.equal(router.match("GET", "/r1/items/x/v0"), undefined);
+});
+
+Deno.test("router: static segments sharing a prefix, and what falls back to a parameter", () => {
+  const router = new Router();
+  const names = ["res", "res1", "res11", "ras", "r"];
+  const apps = names.map((name) => echo(name));
+  names.forEach((name, i) => router.get(`/${name}`, apps[i]));
+  router.get("/res1/:id", echo("res1 id")).get("/:any", echo("any"));
+  names.forEach((name, i) => {
+    assert.equal(router.match("GET", `/${name}`)?.app, apps[i], name);
+  });
+  // Past the end of a key, short of one, off its chars, or below the lowest
+  // branch char: each takes the parameter.
+  for (const path of ["/res111", "/re", "/res2", "/rex", "/A", "/res1x"]) {
+    assert.deepEqual(router.match("GET", path)?.named, {
+      any: path.slice(1),
+    }, path);
+  }
+  assert.deepEqual(router.match("GET", "/res1/7")?.named, { id: "7" });
+  assert.equal(router.match("GET", "/res11/7"), undefined);
+});
+
+Deno.test("router: a static route shadows a parameter; trailing and empty segments count", () => {
+  const a = echo("a");
+  const router = new Router()
+    .get("/users/new", a)
+    .get("/users/:id", a)
+    .get("/users/:id/", a)
+    .get("/a//b", a);
+  assert.deepEqual(router.match("GET", "/users/new")?.named, {});
+  assert.deepEqual(router.match("GET", "/users/newer")?.named, { id: "newer" });
+  assert.deepEqual(router.match("GET", "/users/ne")?.named, { id: "ne" });
+  // "/users/new/" is no static route: the parameter takes "new".
+  const slash = router.match("GET", "/users/new/");
+  assert.deepEqual([slash?.named, slash?.consumed], [{ id: "new" }, 10]);
+  assert.equal(router.match("GET", "/users//"), undefined);
+  assert.equal(router.match("GET", "/a//b")?.app, a);
+  assert.equal(router.match("GET", "/a/b"), undefined);
+});
+
+Deno.test("router: parameters under one prefix, with static tails sharing a prefix", () => {
+  const router = new Router()
+    .get("/p/:a/x", echo("x"))
+    .get("/p/:a/xy", echo("xy"))
+    .get("/p/:a/:b", echo("b"));
+  assert.deepEqual(router.match("GET", "/p/1/x")?.named, { a: "1" });
+  assert.deepEqual(router.match("GET", "/p/1/xy")?.named, { a: "1" });
+  assert.deepEqual(router.match("GET", "/p/1/xz")?.named, { a: "1", b: "xz" });
+  assert.deepEqual(router.match("GET", "/p/1/xyz")?.named, {
+    a: "1",
+    b: "xyz",
+  });
+});
+
+Deno.test("router: non-ASCII captures are decoded, however far a static key matched first", () => {
+  const router = new Router()
+    .get("/café", echo("static"))
+    .get("/:name", echo("param"))
+    .get("/f/:id/*rest", echo("tail"));
+  // "caf\xc3" matches the start of the static key "caf\xc3\xa9", then "\xa8"
+  // does not: the parameter must still see (and decode) the whole segment.
+  assert.deepEqual(router.match("GET", "/caf\xc3\xa8")?.named, {
+    name: "cafè",
+  });
+  assert.deepEqual(router.match("GET", "/caf\xc3\xa9")?.named, {});
+  // The static key matched to its end, then an ASCII char: the non-ASCII
+  // chars were all seen by the walk, which must remember them.
+  assert.deepEqual(router.match("GET", "/caf\xc3\xa9x")?.named, {
+    name: "caféx",
+  });
+  // ASCII parameters, a non-ASCII tail.
+  assert.deepEqual(router.match("GET", "/f/1/\xc3\xa9/x")?.named, {
+    id: "1",
+    rest: "é/x",
+  });
+});
+
+Deno.test("router: an escaped / in a static pattern never takes a path's segments", () => {
+  const router = new Router()
+    .get("/a%2Fb/:id", echo("escaped"))
+    .get("/a/:x/:id", echo("plain"));
+  assert.deepEqual(router.match("GET", "/a/b/1")?.named, { x: "b", id: "1" });
+});
+
+Deno.test("router: routes added after matching are found", () => {
+  const router = new Router().get("/a/:id", echo("id"));
+  assert.deepEqual(router.match("GET", "/a/b")?.named, { id: "b" });
+  const late = echo("late");
+  router.get("/a/b", late).get("/a/bc/:x", late);
+  assert.equal(router.match("GET", "/a/b")?.app, late);
+  assert.deepEqual(router.match("GET", "/a/bc/1")?.named, { x: "1" });
+  assert.deepEqual(router.match("GET", "/a/bd")?.named, { id: "bd" });
+});
+
+// A reference for the matching rules, written as plainly as possible: route
+// lists filtered segment by segment instead of a trie. Random routes and
+// paths must get the same answer from both.
+interface RefRoute {
+  method: string;
+  /** Segments: a native static, ":name", or a last "*" / "*name". */
+  parts: string[];
+  mount: boolean;
+  app: App;
+}
+
+function refMatch(routes: RefRoute[], method: string, path: string) {
+  const segments = path === "" ? [] : path.slice(1).split("/");
+  const pick = (list: RefRoute[]) =>
+    list.find((r) => r.method === method) ??
+      (method === "HEAD" ? list.find((r) => r.method === "GET") : undefined) ??
+      list.find((r) => r.method === "*");
+  const isWild = (r: RefRoute) => r.parts.at(-1)?.startsWith("*") ?? false;
+  const go = (
+    depth: number,
+    candidates: RefRoute[],
+    captures: string[],
+  ): { route: RefRoute; captures: string[]; consumed: number } | undefined => {
+    const pos = segments.slice(0, depth).reduce((n, s) => n + 1 + s.length, 0);
+    if (depth === segments.length) {
+      const route = pick(
+        candidates.filter((r) =>
+          !r.mount && !isWild(r) && r.parts.length === depth
+        ),
+      );
+      const consumed = path.endsWith("/") ? path.length - 1 : path.length;
+      if (route !== undefined) return { route, captures, consumed };
+    } else {
+      const segment = segments[depth];
+      const statics = candidates.filter((r) =>
+        r.parts.length > depth && r.parts[depth] === segment &&
+        !/^[:*]/.test(segment)
+      );
+      const found = go(depth + 1, statics, captures);
+      if (found !== undefined) return found;
+      if (segment !== "") {
+        const params = candidates.filter((r) =>
+          r.parts[depth]?.startsWith(":")
+        );
+        const found = go(depth + 1, params, [...captures, segment]);
+        if (found !== undefined) return found;
+      }
+    }
+    const tail = pick(
+      candidates.filter((r) => isWild(r) && r.parts.length === depth + 1),
+    );
+    if (tail !== undefined) {
+      const rest = depth === segments.length ? "" : path.slice(pos + 1);
+      return { route: tail, captures: [...captures, rest], consumed: pos };
+    }
+    const mount = candidates.find((r) => r.mount && r.parts.length === depth);
+    if (mount !== undefined) return { route: mount, captures, consumed: pos };
+    return undefined;
+  };
+  const found = go(0, routes, []);
+  if (found === undefined) return undefined;
+  const positional: string[] = [];
+  const named: Record<string, string> = {};
+  const names = found.route.parts.filter((p) => /^[:*]/.test(p));
+  names.forEach((name, i) => {
+    const bytes = Uint8Array.from(found.captures[i], (c) => c.charCodeAt(0));
+    const value = new TextDecoder().decode(bytes);
+    if (name === "*") positional.push(value);
+    else named[name.slice(1)] = value;
+  });
+  return {
+    app: found.route.app,
+    positional,
+    named,
+    consumed: found.consumed,
+    mount: found.route.mount,
+  };
+}
+
+Deno.test("router: random routes and paths match as the plain reference does", () => {
+  // Static segments overlap in prefixes; "é" is the pattern for the native
+  // "\xc3\xa9", and paths also hold "\xc3\xa8", which shares its first char.
+  const staticPart = fc.constantFrom("a", "ab", "abc", "b", "", "é");
+  const part = fc.oneof(staticPart, fc.constant(":p"));
+  const routeArb: Arbitrary<
+    { method: string; parts: string[]; tail: string; mount: boolean }
+  > = fc.record({
+    method: fc.constantFrom("GET", "POST", "HEAD", "*"),
+    parts: fc.array(part, { maxLength: 3 }),
+    tail: fc.constantFrom("", "", "*", "*rest"),
+    mount: fc.boolean(),
+  });
+  const pathArb = fc.oneof(
+    fc.constant(""),
+    fc.array(
+      fc.constantFrom(
+        "a",
+        "ab",
+        "abc",
+        "abd",
+        "b",
+        "",
+        "x",
+        "\xc3\xa9",
+        "\xc3\xa8",
+      ),
+      { minLength: 1, maxLength: 5 },
+    ).map((segments) => "/" + segments.join("/")),
+  );
+  const native = (p: string) => p === "é" ? "\xc3\xa9" : p;
+  fc.assert(
+    fc.property(
+      fc.array(routeArb, { maxLength: 12 }),
+      fc.array(
+        fc.tuple(fc.constantFrom("GET", "HEAD", "POST", "BREW"), pathArb),
+        {
+          minLength: 1,
+          maxLength: 8,
+        },
+      ),
+      (specs, requests) => {
+        const router = new Router();
+        const reference: RefRoute[] = [];
+        for (const spec of specs) {
+          // Each parameter its own name: ":p0", ":p1", ...
+          let parts = spec.parts.map((p, i) => p === ":p" ? `:p${i}` : p);
+          const app = echo(JSON.stringify(spec));
+          if (spec.mount) {
+            const prefix = "/" + parts.join("/");
+            // mount() drops one trailing "/".
+            const kept = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+            parts = kept === "" ? [] : kept.slice(1).split("/");
+            try {
+              router.mount(prefix, app);
+            } catch {
+              continue; // already mounted there
+            }
+            reference.push({
+              method: "*",
+              parts: parts.map(native),
+              mount: true,
+              app,
+            });
+            continue;
+          }
+          if (spec.tail !== "") parts = [...parts, spec.tail];
+          const pattern = parts.length === 0 ? "" : "/" + parts.join("/");
+          try {
+            router.add(spec.method, pattern, app);
+          } catch {
+            continue; // a duplicate
+          }
+          reference.push({
+            method: spec.method,
+            parts: parts.map(native),
+            mount: false,
+            app,
+          });
+        }
+        for (const [method, path] of requests) {
+          assert.deepEqual(
+            router.match(method, path),
+            refMatch(reference, method, path),
+            `${method} ${JSON.stringify(path)}`,
+          );
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 Deno.test("router: streams without buffering", async () => {
