@@ -29,6 +29,15 @@ const enumerating: App = (environ, startResponse) => {
 
 const raw = (_request: Request, _info?: unknown): Response =>
   new Response(TEXT);
+// The least a gateway does: read the request line, send the app's status,
+// header and bytes (the bench's raw-floor server).
+const floor = (request: Request, _info?: unknown): Response =>
+  request.method === "" || !request.url.endsWith("/")
+    ? new Response(null, { status: 404 })
+    : new Response(GREETING, {
+      status: 200,
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+    });
 const tsgi = toFetchHandler(hello);
 const tsgiEnviron = toFetchHandler(enumerating);
 
@@ -42,6 +51,13 @@ for (
     baseline: true,
     fn: () => {
       raw(new Request(URL_, { headers }), INFO);
+    },
+  });
+  Deno.bench({
+    name: `raw-floor handler, ${label}`,
+    group: label,
+    fn: () => {
+      floor(new Request(URL_, { headers }), INFO);
     },
   });
   Deno.bench({
@@ -60,15 +76,15 @@ for (
   });
 }
 
-// What the runtime charges for the Response the gateway hands it: Deno
-// answers a string or bytes with at most a Content-Type from a static fast
-// path; any second header (the gateway adds Content-Length to known
-// bodies) builds native headers instead.
+// What the runtime charges for the Response the gateway hands it, which is
+// what the gateway's fast paths are built on: Deno copies a byte body but
+// takes a string as it is, and converts a list of pairs through the
+// iterator protocol where it walks a record. (Bun differs little.)
 const CT = "text/plain; charset=utf-8";
 const RESPONSES: [string, () => Response][] = [
   ["string body, no init (raw)", () => new Response(TEXT)],
   [
-    "Content-Type as [[name, value]]",
+    "bytes, statusText, [[name, value]] (the gateway before)",
     () =>
       new Response(GREETING, {
         status: 200,
@@ -77,31 +93,13 @@ const RESPONSES: [string, () => Response][] = [
       }),
   ],
   [
-    "Content-Type as a record",
+    "bytes, { name: value }",
     () =>
-      new Response(GREETING, {
-        status: 200,
-        statusText: "OK",
-        headers: { "Content-Type": CT },
-      }),
+      new Response(GREETING, { status: 200, headers: { "Content-Type": CT } }),
   ],
   [
-    "Content-Type + Content-Length as [[name, value]]",
-    () =>
-      new Response(GREETING, {
-        status: 200,
-        statusText: "OK",
-        headers: [["Content-Type", CT], ["content-length", "13"]],
-      }),
-  ],
-  [
-    "Content-Type + Content-Length as a record",
-    () =>
-      new Response(GREETING, {
-        status: 200,
-        statusText: "OK",
-        headers: { "Content-Type": CT, "content-length": "13" },
-      }),
+    "string, { name: value } (the gateway now)",
+    () => new Response(TEXT, { status: 200, headers: { "Content-Type": CT } }),
   ],
 ];
 for (const [name, make] of RESPONSES) {
