@@ -244,7 +244,15 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   const deno = Deno.execPath();
   const bun = which("bun");
   const script = `${HERE}server.ts`;
-  const kinds = ["raw", "raw-floor", "tsgi", "tsgi-environ", "hono"];
+  const kinds = [
+    "raw",
+    "raw-floor",
+    "tsgi",
+    "tsgi-environ",
+    "naive",
+    "naive-environ",
+    "hono",
+  ];
   const base = options.baseline === undefined
     ? undefined
     : await checkout(options.baseline);

@@ -2,8 +2,9 @@
 //   deno run -A scripts/bench/server.ts KIND     bun scripts/bench/server.ts KIND
 // It listens on 127.0.0.1 on a free port and prints `listening PORT`.
 //
-// KIND: raw | raw-floor | tsgi | tsgi-environ | hono (hello world), download-raw |
-// download-tsgi (1 GiB streamed), upload-raw | upload-tsgi (counts the body).
+// KIND: raw | raw-floor | tsgi | tsgi-environ | naive | naive-environ | hono
+// (hello world), download-raw | download-tsgi (1 GiB streamed), upload-raw |
+// upload-tsgi (counts the body).
 import type { App, Environ, StartResponse } from "../../mod.ts";
 import { Hono } from "../../tools/node_modules/hono/dist/index.js";
 
@@ -108,6 +109,55 @@ function honoHello(): Handler {
 }
 
 /**
+ * The issue's naive gateway, for scale: every header copied into a plain
+ * environ up front, `new URL`, an async handler. (Not a conforming one: no
+ * checks, no streaming, no close().)
+ */
+function naive(app: App): Handler {
+  return async (request) => {
+    const url = new URL(request.url);
+    const environ: Record<string, unknown> = {
+      REQUEST_METHOD: request.method,
+      SCRIPT_NAME: "",
+      PATH_INFO: decodeURIComponent(url.pathname),
+      QUERY_STRING: url.search.slice(1),
+      SERVER_NAME: url.hostname,
+      SERVER_PORT: url.port || "80",
+      SERVER_PROTOCOL: "HTTP/1.1",
+      "wsgi.version": [1, 0],
+      "wsgi.url_scheme": url.protocol.slice(0, -1),
+      "wsgi.input": request.body,
+      "wsgi.errors": console,
+      "wsgi.multithread": true,
+      "wsgi.multiprocess": false,
+      "wsgi.run_once": false,
+    };
+    for (const [name, value] of request.headers) {
+      const key = name.toUpperCase().replaceAll("-", "_");
+      environ[
+        key === "CONTENT_TYPE" || key === "CONTENT_LENGTH" ? key : "HTTP_" + key
+      ] = value;
+    }
+    let status = "500 Internal Server Error";
+    let headers: [string, string][] = [];
+    const result = await app(environ as Environ, (s, h) => {
+      status = s;
+      headers = h;
+      return () => Promise.resolve();
+    });
+    const parts = [...(result as Iterable<Uint8Array>)];
+    const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const part of parts) body.set(part, offset), offset += part.length;
+    return new Response(body, {
+      status: Number(status.slice(0, 3)),
+      statusText: status.slice(4),
+      headers,
+    });
+  };
+}
+
+/**
  * The least any gateway does: read the request line and answer with the
  * app's status, header and bytes. What tsgi adds is measured from here.
  */
@@ -126,6 +176,8 @@ const HANDLERS: Record<string, () => Handler> = {
   "raw-floor": () => floor,
   tsgi: () => toFetchHandler(hello),
   "tsgi-environ": () => toFetchHandler(helloEnviron),
+  naive: () => naive(hello),
+  "naive-environ": () => naive(helloEnviron),
   hono: honoHello,
   "download-raw": () => rawDownload,
   "download-tsgi": () => toFetchHandler(download),
