@@ -248,6 +248,7 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
     "raw",
     "raw-floor",
     "tsgi",
+    "tsgi-charset",
     "tsgi-environ",
     "naive",
     "naive-environ",
