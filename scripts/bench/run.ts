@@ -3,7 +3,11 @@
 // of medians and the ratios issue 8 targets.
 //
 //   deno task bench [--quick] [--rounds N] [--duration S] [--only a,b]
-//                   [--no-python] [--no-stream] [--json FILE]
+//                   [--no-python] [--no-stream] [--stream-bytes N]
+//                   [--baseline REF] [--json FILE]
+//
+// --only takes server names as the progress lines print them: "tsgi deno",
+// "upload-raw bun", "download-tsgi@main deno" (with --baseline main).
 //
 // Run it through `deno task bench` (scripts/bench/bench.sh), which installs
 // wrk and the Python servers when they are missing.
@@ -526,6 +530,13 @@ const ratio = (n: number) => Number.isNaN(n) ? "–" : `${n.toFixed(2)}×`;
 // ------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  if (Deno.args.includes("--help")) {
+    const text = await Deno.readTextFile(new URL(import.meta.url));
+    console.log(
+      text.slice(0, text.indexOf("\n\n")).replace(/^\/\/ ?/gm, ""),
+    );
+    return;
+  }
   const options = parseArgs(Deno.args);
   if (which("wrk") === undefined) {
     throw new Error(
@@ -574,6 +585,9 @@ async function main(): Promise<void> {
   }
 
   if (options.stream) {
+    const base = options.baseline === undefined
+      ? undefined
+      : await checkout(options.baseline);
     const runtimes: [string, string[]][] = [[
       "deno",
       [
@@ -595,28 +609,43 @@ async function main(): Promise<void> {
     }[] = [];
     try {
       for (const [runtime, cmd] of runtimes) {
-        for (
-          const kind of [
-            "download-raw",
-            "download-tsgi",
-            "upload-raw",
-            "upload-tsgi",
-          ]
-        ) {
-          const server = new Server({
-            name: `${kind} ${runtime}`,
-            group: runtime as "deno" | "bun",
-            cmd: [...cmd, kind],
-            env: { STREAM_BYTES: String(options.streamBytes) },
-          });
-          servers.push(server);
-          await server.started();
-          cases.push({
-            name: server.spec.name,
-            server,
-            baseline: rssBytes(server.pids),
-            up: kind.startsWith("upload"),
-          });
+        for (const direction of ["download", "upload"]) {
+          // [name, kind, mod.ts]: the gateway of --baseline REF as well.
+          const variants: [string, string, string | undefined][] = [
+            [`${direction}-raw`, `${direction}-raw`, undefined],
+            [`${direction}-tsgi`, `${direction}-tsgi`, undefined],
+          ];
+          if (base !== undefined) {
+            variants.push([
+              `${direction}-tsgi@${options.baseline}`,
+              `${direction}-tsgi`,
+              `${base}/mod.ts`,
+            ]);
+          }
+          for (const [label, kind, mod] of variants) {
+            const name = `${label} ${runtime}`;
+            if (options.only !== undefined && !options.only.includes(name)) {
+              continue;
+            }
+            const env: Record<string, string> = {
+              STREAM_BYTES: String(options.streamBytes),
+            };
+            if (mod !== undefined) env.TSGI_MOD = mod;
+            const server = new Server({
+              name,
+              group: runtime as "deno" | "bun",
+              cmd: [...cmd, kind],
+              env,
+            });
+            servers.push(server);
+            await server.started();
+            cases.push({
+              name,
+              server,
+              baseline: rssBytes(server.pids),
+              up: direction === "upload",
+            });
+          }
         }
       }
       for (let round = 1; round <= options.rounds; round++) {
@@ -716,9 +745,11 @@ function printTable(
   const streamLabel = fmt(options.streamBytes / 2 ** 20) + " MiB";
   for (const [name, samples] of streams) {
     const [kind, runtime] = name.split(" ");
-    const tsgi = kind.endsWith("tsgi");
+    const tsgi = kind.includes("-tsgi");
     const target = kind.startsWith("download") ? 0.95 : 0.90;
-    const r = tsgi ? streamRatio(name, name.replace("tsgi", "raw")) : NaN;
+    const r = tsgi
+      ? streamRatio(name, name.replace(/tsgi(@\S+)?/, "raw"))
+      : NaN;
     const growth = maxGrowth(name);
     rows.push([
       `${kind.replace("-", " ")} ${runtime} (${streamLabel})`,
