@@ -183,23 +183,29 @@ export class BodyInput implements InputStream {
   }
 
   /**
-   * Reads exactly `want` bytes (fewer at the end of the body) through the
-   * BYOB reader: the runtime writes into the array handed out, no joining.
+   * Reads exactly `want` bytes (fewer at the end of the body) into one array
+   * through the BYOB reader: the runtime writes into the array handed out.
+   * Called with nothing held and `want >= CHUNK`.
    */
   async #readExact(want: number): Promise<Uint8Array> {
     let out = new Uint8Array(want);
-    let filled = this.#available;
-    if (filled > 0) {
-      out.set(this.#buffer.subarray(this.#offset));
-      this.#buffer = EMPTY;
-      this.#offset = 0;
-    }
+    let filled = 0;
     while (filled < want) {
+      const rest = want - filled;
+      if (rest < CHUNK) {
+        // Never offer the runtime a view smaller than a chunk: Deno, left
+        // holding the rest of a chunked-encoding frame, spends ~100 µs per
+        // read (measured 8x the CPU of whole-chunk reads). A whole chunk is
+        // read instead and its head copied; the rest is held.
+        if (!await this.#fill()) break;
+        const n = Math.min(this.#available, rest);
+        out.set(this.#take(n), filled);
+        filled += n;
+        continue;
+      }
       // The read transfers the buffer: `out` comes back in `value.buffer`.
       // No `{ min }`: a read that fails would lose the count of what it got.
-      const step = await this.#next(
-        new Uint8Array(out.buffer, filled, want - filled),
-      );
+      const step = await this.#next(new Uint8Array(out.buffer, filled, rest));
       const value = step.value;
       if (value === undefined) {
         // Cancelled under us: the buffer is gone with the stream.
@@ -238,7 +244,7 @@ export class BodyInput implements InputStream {
     if (want === 0) return EMPTY;
     if (this.#available >= want) return this.#take(want);
     if (this.#done) return this.#take(this.#available);
-    if (want <= MAX_EXACT) {
+    if (this.#available === 0 && want >= CHUNK && want <= MAX_EXACT) {
       if (this.#byob === undefined && this.#reader === undefined) this.#open();
       if (this.#byob !== undefined) return this.#readExact(want);
     }

@@ -88,15 +88,36 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`input (${kind}): a size larger than the body returns the whole body`, async () => {
-    const input = new BodyInput(source(kind, ["ab", "cd"]).stream);
-    const all = await input.read(1000);
-    assert.equal(text(all), "abcd");
-    assert.ok(
-      all.buffer.byteLength < 1000,
-      `a short read keeps ${all.buffer.byteLength} bytes alive`,
-    );
-    assert.equal((await input.read(1000)).length, 0);
-    assert.equal((await input.read()).length, 0);
+    for (const size of [1000, 200_000]) {
+      const input = new BodyInput(source(kind, ["ab", "cd"]).stream);
+      const all = await input.read(size);
+      assert.equal(text(all), "abcd");
+      assert.ok(
+        all.buffer.byteLength < 1000,
+        `a short read keeps ${all.buffer.byteLength} bytes alive`,
+      );
+      assert.equal((await input.read(size)).length, 0);
+      assert.equal((await input.read()).length, 0);
+    }
+  });
+
+  Deno.test(`input (${kind}): read(65536) is exact over chunks that don't line up`, async () => {
+    const body = new Uint8Array(5 * 65524 + 7).map((_, i) => (i * 13) % 256);
+    const parts: Uint8Array[] = [];
+    for (let at = 0; at < body.length; at += 65524) {
+      parts.push(body.subarray(at, at + 65524));
+    }
+    const input = new BodyInput(source(kind, parts).stream);
+    const lengths: number[] = [];
+    let at = 0;
+    for (;;) {
+      const part = await input.read(65536);
+      if (part.length === 0) break;
+      lengths.push(part.length);
+      assert.deepEqual(part, body.subarray(at, at + part.length));
+      at += part.length;
+    }
+    assert.deepEqual(lengths, [65536, 65536, 65536, 65536, 65524 + 7 - 4 * 12]);
   });
 
   Deno.test(`input (${kind}): read() with no size returns the rest after a partial read`, async () => {
@@ -157,24 +178,30 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`input (${kind}): maxBodySize stops reading with a RangeError`, async () => {
-    const input = new BodyInput(source(kind, ["abc", "def", "ghi"]).stream, 7);
-    assert.equal(text(await input.read(2)), "ab");
-    await assert.rejects(
-      async () => {
-        for (;;) if ((await input.read(4)).length === 0) break;
-      },
-      (error: Error) =>
-        error instanceof RangeError &&
-        /maxBodySize \(7 bytes\)/.test(error.message),
-    );
+    for (const size of [4, 100_000]) {
+      const input = new BodyInput(
+        source(kind, ["abc", "def", "ghi"]).stream,
+        7,
+      );
+      await assert.rejects(
+        async () => {
+          for (;;) if ((await input.read(size)).length === 0) break;
+        },
+        (error: Error) =>
+          error instanceof RangeError &&
+          /maxBodySize \(7 bytes\)/.test(error.message),
+      );
+    }
   });
 
   Deno.test(`input (${kind}): a body that breaks off is an Error naming the bytes read`, async () => {
-    const input = new BodyInput(source(kind, ["abc", "de"], "error").stream);
-    await assert.rejects(
-      () => input.read(100),
-      /Cannot read the request body: it ended early or was malformed after 5 bytes/,
-    );
+    for (const size of [100, 100_000]) {
+      const input = new BodyInput(source(kind, ["abc", "de"], "error").stream);
+      await assert.rejects(
+        () => input.read(size),
+        /Cannot read the request body: it ended early or was malformed after 5 bytes/,
+      );
+    }
   });
 
   Deno.test(`input (${kind}): small chunks don't pin big buffers`, async () => {
