@@ -187,9 +187,8 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
     return this.config.debug;
   }
 
-  get method(): string {
-    return this.request.method;
-  }
+  /** Set by createEnviron, which reads it once: on Deno it is a call out. */
+  method = "";
 
   /** Passes on a partial line the app left in wsgi.errors. */
   finish(): void {
@@ -386,7 +385,7 @@ export function createEnviron(state: EnvironState): Environ | 400 | 404 {
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const target: Target = {
-    REQUEST_METHOD: request.method,
+    REQUEST_METHOD: state.method = request.method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
     QUERY_STRING: url.query,

@@ -22,8 +22,14 @@ const encoder = new TextEncoder();
 // that is not UTF-8 (or merely contains U+FFFD) is told apart: a fatal
 // decoder would say so with an exception, at three times the cost on Deno.
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-// Text bodies up to this size go out as strings.
-const TEXT_LIMIT = 4096;
+// Text bodies up to this size go out as strings, on Deno only: Deno copies
+// a byte body into the Response and takes a string as it is, where Bun,
+// workerd and undici take bytes as they are (undici encodes a string
+// besides), so there the conversion would only cost. Measured, not
+// assumed: see BENCHMARKS.md. The core's one look at the runtime it is on.
+const TEXT_LIMIT = typeof (globalThis as { Deno?: unknown }).Deno === "object"
+  ? 4096
+  : -1;
 const TEXTUAL = /^text\/|json|xml|javascript|utf-8/i;
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
@@ -614,9 +620,8 @@ export class Exchange {
   }
 
   /**
-   * A small text body as a string, which the runtimes send as it is where
-   * they copy bytes first (on Deno the copy costs more than the rest of
-   * the exchange). Only valid UTF-8 is turned into a string, so the bytes
+   * A small text body as a string, which Deno sends as it is where it
+   * copies bytes first (see TEXT_LIMIT). Only valid UTF-8 is turned into a string, so the bytes
    * on the wire stay the app's, and only under the app's own Content-Type,
    * which keeps the runtime from adding `text/plain`.
    */

@@ -1,4 +1,4 @@
-"""The benchmark's hello world as a Python WSGI app, the same bytes tsgi sends.
+"""The benchmark's hello world (PEP 3333's simple_app), the same bytes tsgi sends.
 
 gunicorn/uWSGI/waitress import `app`; run directly it serves with wsgiref:
     python3 hello_wsgi.py          (prints `listening PORT`)
@@ -9,9 +9,9 @@ GREETING = b"Hello world!\n"
 
 def app(environ, start_response):
     if environ["PATH_INFO"] != "/":
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        start_response("404 Not Found", [("Content-type", "text/plain")])
         return [b"Not found\n"]
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    start_response("200 OK", [("Content-type", "text/plain")])
     return [GREETING]
 
 

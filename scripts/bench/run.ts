@@ -3,7 +3,11 @@
 // of medians and the ratios issue 8 targets.
 //
 //   deno task bench [--quick] [--rounds N] [--duration S] [--only a,b]
-//                   [--no-python] [--no-stream] [--json FILE]
+//                   [--no-python] [--no-stream] [--stream-bytes N]
+//                   [--baseline REF] [--json FILE]
+//
+// --only takes server names as the progress lines print them: "tsgi deno",
+// "upload-raw bun", "download-tsgi@main deno" (with --baseline main).
 //
 // Run it through `deno task bench` (scripts/bench/bench.sh), which installs
 // wrk and the Python servers when they are missing.
@@ -244,7 +248,16 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   const deno = Deno.execPath();
   const bun = which("bun");
   const script = `${HERE}server.ts`;
-  const kinds = ["raw", "raw-floor", "tsgi", "tsgi-environ", "hono"];
+  const kinds = [
+    "raw",
+    "raw-floor",
+    "tsgi",
+    "tsgi-charset",
+    "tsgi-environ",
+    "naive",
+    "naive-environ",
+    "hono",
+  ];
   const base = options.baseline === undefined
     ? undefined
     : await checkout(options.baseline);
@@ -526,6 +539,13 @@ const ratio = (n: number) => Number.isNaN(n) ? "–" : `${n.toFixed(2)}×`;
 // ------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  if (Deno.args.includes("--help")) {
+    const text = await Deno.readTextFile(new URL(import.meta.url));
+    console.log(
+      text.slice(0, text.indexOf("\n\n")).replace(/^\/\/ ?/gm, ""),
+    );
+    return;
+  }
   const options = parseArgs(Deno.args);
   if (which("wrk") === undefined) {
     throw new Error(
@@ -574,6 +594,9 @@ async function main(): Promise<void> {
   }
 
   if (options.stream) {
+    const base = options.baseline === undefined
+      ? undefined
+      : await checkout(options.baseline);
     const runtimes: [string, string[]][] = [[
       "deno",
       [
@@ -595,28 +618,43 @@ async function main(): Promise<void> {
     }[] = [];
     try {
       for (const [runtime, cmd] of runtimes) {
-        for (
-          const kind of [
-            "download-raw",
-            "download-tsgi",
-            "upload-raw",
-            "upload-tsgi",
-          ]
-        ) {
-          const server = new Server({
-            name: `${kind} ${runtime}`,
-            group: runtime as "deno" | "bun",
-            cmd: [...cmd, kind],
-            env: { STREAM_BYTES: String(options.streamBytes) },
-          });
-          servers.push(server);
-          await server.started();
-          cases.push({
-            name: server.spec.name,
-            server,
-            baseline: rssBytes(server.pids),
-            up: kind.startsWith("upload"),
-          });
+        for (const direction of ["download", "upload"]) {
+          // [name, kind, mod.ts]: the gateway of --baseline REF as well.
+          const variants: [string, string, string | undefined][] = [
+            [`${direction}-raw`, `${direction}-raw`, undefined],
+            [`${direction}-tsgi`, `${direction}-tsgi`, undefined],
+          ];
+          if (base !== undefined) {
+            variants.push([
+              `${direction}-tsgi@${options.baseline}`,
+              `${direction}-tsgi`,
+              `${base}/mod.ts`,
+            ]);
+          }
+          for (const [label, kind, mod] of variants) {
+            const name = `${label} ${runtime}`;
+            if (options.only !== undefined && !options.only.includes(name)) {
+              continue;
+            }
+            const env: Record<string, string> = {
+              STREAM_BYTES: String(options.streamBytes),
+            };
+            if (mod !== undefined) env.TSGI_MOD = mod;
+            const server = new Server({
+              name,
+              group: runtime as "deno" | "bun",
+              cmd: [...cmd, kind],
+              env,
+            });
+            servers.push(server);
+            await server.started();
+            cases.push({
+              name,
+              server,
+              baseline: rssBytes(server.pids),
+              up: direction === "upload",
+            });
+          }
         }
       }
       for (let round = 1; round <= options.rounds; round++) {
@@ -704,11 +742,15 @@ function printTable(
     }
   }
 
-  const streamRatio = (a: string, b: string) => {
+  const streamRatio = (
+    a: string,
+    b: string,
+    pick: (s: StreamSample) => number,
+  ) => {
     const x = streams.get(a) ?? [];
     const y = streams.get(b) ?? [];
     return median(
-      x.map((s, i) => y[i] === undefined ? NaN : s.mibps / y[i].mibps),
+      x.map((s, i) => y[i] === undefined ? NaN : pick(s) / pick(y[i])),
     );
   };
   const maxGrowth = (name: string) =>
@@ -716,9 +758,12 @@ function printTable(
   const streamLabel = fmt(options.streamBytes / 2 ** 20) + " MiB";
   for (const [name, samples] of streams) {
     const [kind, runtime] = name.split(" ");
-    const tsgi = kind.endsWith("tsgi");
+    const tsgi = kind.includes("-tsgi");
     const target = kind.startsWith("download") ? 0.95 : 0.90;
-    const r = tsgi ? streamRatio(name, name.replace("tsgi", "raw")) : NaN;
+    const raw = name.replace(/tsgi(@\S+)?/, "raw");
+    const r = tsgi ? streamRatio(name, raw, (s) => s.mibps) : NaN;
+    // CPU per GiB is the steadier figure: a 1 GiB transfer lasts < 1 s.
+    const cpu = tsgi ? streamRatio(name, raw, (s) => s.cpuMsPerGiB) : NaN;
     const growth = maxGrowth(name);
     rows.push([
       `${kind.replace("-", " ")} ${runtime} (${streamLabel})`,
@@ -727,7 +772,7 @@ function printTable(
       "",
       fmt(median(samples.map((s) => s.cpuMsPerGiB))) + " ms/GiB",
       fmt(growth / 2 ** 20, 1) + " MiB",
-      tsgi ? `${ratio(r)} vs raw` : "",
+      tsgi ? `${ratio(r)} MiB/s, ${ratio(cpu)} CPU vs raw` : "",
       (tsgi ? `≥ ${target.toFixed(2)}× ${r >= target ? "✓" : "✗"}; ` : "") +
       `RSS ≤ 64 MiB ${growth <= 64 * 2 ** 20 ? "✓" : "✗"}`,
     ]);

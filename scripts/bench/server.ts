@@ -2,8 +2,9 @@
 //   deno run -A scripts/bench/server.ts KIND     bun scripts/bench/server.ts KIND
 // It listens on 127.0.0.1 on a free port and prints `listening PORT`.
 //
-// KIND: raw | raw-floor | tsgi | tsgi-environ | hono (hello world), download-raw |
-// download-tsgi (1 GiB streamed), upload-raw | upload-tsgi (counts the body).
+// KIND: raw | raw-floor | tsgi | tsgi-charset | tsgi-environ | naive |
+// naive-environ | hono (hello world), download-raw | download-tsgi (1 GiB streamed), upload-raw |
+// upload-tsgi (counts the body).
 import type { App, Environ, StartResponse } from "../../mod.ts";
 import { Hono } from "../../tools/node_modules/hono/dist/index.js";
 
@@ -29,15 +30,24 @@ const STREAM_BYTES = Number(env.STREAM_BYTES ?? 2 ** 30);
 const CHUNKS = Math.ceil(STREAM_BYTES / CHUNK);
 const block = new Uint8Array(CHUNK).fill(120);
 
-/** A normal app: it routes on PATH_INFO, so the environ must be real. */
-const hello: App = (environ, startResponse) => {
-  if (environ.PATH_INFO !== "/") {
-    startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
-    return [NOT_FOUND];
-  }
-  startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
-  return [GREETING];
-};
+/**
+ * PEP 3333's own hello world (`simple_app`: "200 OK", `Content-type:
+ * text/plain`), routed on PATH_INFO so the environ must be real.
+ */
+function helloApp(contentType: string): App {
+  return (environ, startResponse) => {
+    if (environ.PATH_INFO !== "/") {
+      startResponse("404 Not Found", [["Content-type", "text/plain"]]);
+      return [NOT_FOUND];
+    }
+    startResponse("200 OK", [["Content-type", contentType]]);
+    return [GREETING];
+  };
+}
+const hello = helloApp("text/plain");
+// The same with a charset, which Deno's static Response path does not
+// know: what an app with any other Content-Type pays.
+const helloCharset = helloApp("text/plain; charset=utf-8");
 
 /** Reads a header and enumerates the environ: every lazy key is built. */
 const helloEnviron: App = (environ, startResponse) => {
@@ -108,6 +118,55 @@ function honoHello(): Handler {
 }
 
 /**
+ * The issue's naive gateway, for scale: every header copied into a plain
+ * environ up front, `new URL`, an async handler. (Not a conforming one: no
+ * checks, no streaming, no close().)
+ */
+function naive(app: App): Handler {
+  return async (request) => {
+    const url = new URL(request.url);
+    const environ: Record<string, unknown> = {
+      REQUEST_METHOD: request.method,
+      SCRIPT_NAME: "",
+      PATH_INFO: decodeURIComponent(url.pathname),
+      QUERY_STRING: url.search.slice(1),
+      SERVER_NAME: url.hostname,
+      SERVER_PORT: url.port || "80",
+      SERVER_PROTOCOL: "HTTP/1.1",
+      "wsgi.version": [1, 0],
+      "wsgi.url_scheme": url.protocol.slice(0, -1),
+      "wsgi.input": request.body,
+      "wsgi.errors": console,
+      "wsgi.multithread": true,
+      "wsgi.multiprocess": false,
+      "wsgi.run_once": false,
+    };
+    for (const [name, value] of request.headers) {
+      const key = name.toUpperCase().replaceAll("-", "_");
+      environ[
+        key === "CONTENT_TYPE" || key === "CONTENT_LENGTH" ? key : "HTTP_" + key
+      ] = value;
+    }
+    let status = "500 Internal Server Error";
+    let headers: [string, string][] = [];
+    const result = await app(environ as Environ, (s, h) => {
+      status = s;
+      headers = h;
+      return () => Promise.resolve();
+    });
+    const parts = [...(result as Iterable<Uint8Array>)];
+    const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const part of parts) body.set(part, offset), offset += part.length;
+    return new Response(body, {
+      status: Number(status.slice(0, 3)),
+      statusText: status.slice(4),
+      headers,
+    });
+  };
+}
+
+/**
  * The least any gateway does: read the request line and answer with the
  * app's status, header and bytes. What tsgi adds is measured from here.
  */
@@ -117,7 +176,7 @@ const floor: Handler = (request) => {
   }
   return new Response(GREETING, {
     status: 200,
-    headers: { "Content-Type": "text/plain; charset=utf-8" },
+    headers: { "Content-type": "text/plain" },
   });
 };
 
@@ -125,7 +184,10 @@ const HANDLERS: Record<string, () => Handler> = {
   raw: () => () => new Response(TEXT),
   "raw-floor": () => floor,
   tsgi: () => toFetchHandler(hello),
+  "tsgi-charset": () => toFetchHandler(helloCharset),
   "tsgi-environ": () => toFetchHandler(helloEnviron),
+  naive: () => naive(hello),
+  "naive-environ": () => naive(helloEnviron),
   hono: honoHello,
   "download-raw": () => rawDownload,
   "download-tsgi": () => toFetchHandler(download),
