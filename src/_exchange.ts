@@ -621,9 +621,10 @@ export class Exchange {
 
   /**
    * A small text body as a string, which Deno sends as it is where it
-   * copies bytes first (see TEXT_LIMIT). Only valid UTF-8 is turned into a string, so the bytes
-   * on the wire stay the app's, and only under the app's own Content-Type,
-   * which keeps the runtime from adding `text/plain`.
+   * copies bytes first (see TEXT_LIMIT). Only valid UTF-8 is turned into a
+   * string, so the bytes on the wire stay the app's, and only under the
+   * app's own Content-Type, which keeps the runtime from adding
+   * `text/plain`.
    */
   #asText(bytes: Uint8Array): Uint8Array | string {
     const headers = this.#headers!;
