@@ -2,50 +2,21 @@
 // hello-world app against a raw Fetch handler that answers the same bytes.
 //   deno task bench:gateway
 import { toFetchHandler } from "../../mod.ts";
-import type { App } from "../../mod.ts";
 import { INFO, NINE, ONE } from "./_requests.ts";
+import {
+  floor,
+  GREETING,
+  hello,
+  helloCharset,
+  helloEnviron,
+  raw,
+  TEXT,
+} from "./_apps.ts";
 
-const TEXT = "Hello world!\n";
-const GREETING = new TextEncoder().encode(TEXT);
 const URL_ = "http://127.0.0.1:8000/";
-// PEP 3333's simple_app, routed on PATH_INFO; and the same with a charset.
-function helloApp(contentType: string): App {
-  return (environ, startResponse) => {
-    if (environ.PATH_INFO !== "/") {
-      startResponse("404 Not Found", [["Content-type", "text/plain"]]);
-      return [];
-    }
-    startResponse("200 OK", [["Content-type", contentType]]);
-    return [GREETING];
-  };
-}
-const hello = helloApp("text/plain");
-const helloCharset = helloApp("text/plain; charset=utf-8");
-
-const enumerating: App = (environ, startResponse) => {
-  let keys = 0;
-  for (const _ in environ) keys++;
-  startResponse("200 OK", [
-    ["Content-Type", "text/plain; charset=utf-8"],
-    ["X-Keys", String(keys)],
-  ]);
-  return [GREETING];
-};
-
-const raw = (_request: Request, _info?: unknown): Response =>
-  new Response(TEXT);
-// The least a gateway does: read the request line, send the app's status,
-// header and bytes (the bench's raw-floor server).
-const floor = (request: Request, _info?: unknown): Response =>
-  request.method === "" || !request.url.endsWith("/")
-    ? new Response(null, { status: 404 })
-    : new Response(GREETING, {
-      status: 200,
-      headers: { "Content-type": "text/plain" },
-    });
 const tsgi = toFetchHandler(hello);
 const tsgiCharset = toFetchHandler(helloCharset);
-const tsgiEnviron = toFetchHandler(enumerating);
+const tsgiEnviron = toFetchHandler(helloEnviron);
 
 // The Request is made per call in every case, as a server would.
 for (
@@ -56,14 +27,15 @@ for (
     group: label,
     baseline: true,
     fn: () => {
-      raw(new Request(URL_, { headers }), INFO);
+      new Request(URL_, { headers });
+      raw();
     },
   });
   Deno.bench({
     name: `raw-floor handler, ${label}`,
     group: label,
     fn: () => {
-      floor(new Request(URL_, { headers }), INFO);
+      floor(new Request(URL_, { headers }));
     },
   });
   Deno.bench({

@@ -8,6 +8,7 @@
 // box disturbs least, and the raw handler's time is subtracted.
 import type { App } from "../../mod.ts";
 import { NINE, ONE } from "./_requests.ts";
+import { hello, helloCharset, helloEnviron, raw } from "./_apps.ts";
 
 const runtime = globalThis as {
   Deno?: { args: string[] };
@@ -21,28 +22,10 @@ const ARG = runtime.Deno
   ? { remoteAddr: { hostname: "127.0.0.1", port: 40000 } }
   : { requestIP: () => ({ address: "127.0.0.1", port: 40000 }) };
 
-const GREETING = new TextEncoder().encode("Hello world!\n");
-const hello = (contentType: string): App => (environ, startResponse) => {
-  if (environ.PATH_INFO !== "/") {
-    startResponse("404 Not Found", [["Content-type", "text/plain"]]);
-    return [];
-  }
-  startResponse("200 OK", [["Content-type", contentType]]);
-  return [GREETING];
-};
-const enumerating: App = (environ, startResponse) => {
-  let keys = 0;
-  for (const _ in environ) keys++;
-  startResponse("200 OK", [
-    ["Content-type", "text/plain"],
-    ["X-Keys", String(keys)],
-  ]);
-  return [GREETING];
-};
 const APPS: [string, App, number][] = [
-  ["PEP 3333 hello", hello("text/plain"), 20_000],
-  ["with a charset", hello("text/plain; charset=utf-8"), 20_000],
-  ["enumerating environ", enumerating, 5_000],
+  ["PEP 3333 hello", hello, 20_000],
+  ["with a charset", helloCharset, 20_000],
+  ["enumerating environ", helloEnviron, 5_000],
 ];
 
 type Handler = (request: Request, arg: unknown) => unknown;
@@ -85,7 +68,7 @@ for (const [label, app, iterations] of APPS) {
       "raw",
       () => {
         request();
-        return new Response("Hello world!\n");
+        return raw();
       },
     ]];
     for (const [name, path] of gateways) {
@@ -94,12 +77,12 @@ for (const [label, app, iterations] of APPS) {
       cases.push([name, () => handler(request(), ARG)]);
     }
     const best = minimumNs(cases, iterations);
-    const raw = best.get("raw")!;
+    const rawNs = best.get("raw")!;
     const added = gateways.map(([name]) =>
-      `${((best.get(name)! - raw) / 1000).toFixed(2)} µs`
+      `${((best.get(name)! - rawNs) / 1000).toFixed(2)} µs`
     );
     console.log(
-      `| ${label}, ${count} | ${(raw / 1000).toFixed(2)} µs | ${
+      `| ${label}, ${count} | ${(rawNs / 1000).toFixed(2)} µs | ${
         added.join(" | ")
       } |`,
     );

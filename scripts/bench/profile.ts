@@ -2,8 +2,8 @@
 //   deno run -A --cpu-prof --cpu-prof-dir=.cache/prof scripts/bench/profile.ts [hello|environ] [1|9]
 //   deno run -A scripts/bench/profile.ts --summary .cache/prof/FILE.cpuprofile
 import { toFetchHandler } from "../../mod.ts";
-import type { App } from "../../mod.ts";
 import { INFO, NINE, ONE } from "./_requests.ts";
+import { hello, helloEnviron } from "./_apps.ts";
 
 interface ProfileNode {
   id: number;
@@ -41,23 +41,8 @@ function summarize(profile: Profile, top = 30): void {
 if (Deno.args[0] === "--summary") {
   summarize(JSON.parse(await Deno.readTextFile(Deno.args[1])));
 } else {
-  const greeting = new TextEncoder().encode("Hello world!\n");
-  const hello: App = (environ, startResponse) => {
-    if (environ.PATH_INFO !== "/") throw new Error("unexpected path");
-    startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
-    return [greeting];
-  };
-  const enumerating: App = (environ, startResponse) => {
-    let keys = 0;
-    for (const _ in environ) keys++;
-    startResponse("200 OK", [["Content-Type", "text/plain"], [
-      "X-Keys",
-      String(keys),
-    ]]);
-    return [greeting];
-  };
   const handler = toFetchHandler(
-    Deno.args[0] === "environ" ? enumerating : hello,
+    Deno.args[0] === "environ" ? helloEnviron : hello,
   );
   const headers = Deno.args[1] === "9" ? NINE : ONE;
   const info = INFO;

@@ -792,38 +792,24 @@ function printTable(
       `${max ? "≤" : "≥"} ${min.toFixed(2)}× ${met ? "✓" : "✗"}`,
     ]);
   };
-  for (const runtime of ["deno", "bun"]) {
-    for (const headers of [1, 9]) {
-      const a = `tsgi ${runtime}|${headers}`;
-      const raw = `raw ${runtime}|${headers}`;
-      target(
-        `tsgi / raw ${runtime}, ${headers} header(s), req/s`,
-        paired(a, raw, (s) => s.rps),
-        0.9,
-      );
-      target(
-        `tsgi / raw ${runtime}, ${headers} header(s), CPU/req`,
-        paired(a, raw, (s) => s.cpuUs),
-        1.15,
-        true,
-      );
-    }
-  }
-  for (const runtime of ["deno", "bun"]) {
-    for (const headers of [1, 9]) {
-      const a = `tsgi ${runtime}|${headers}`;
-      const floor = `raw-floor ${runtime}|${headers}`;
-      target(
-        `tsgi / raw-floor ${runtime}, ${headers} header(s), req/s`,
-        paired(a, floor, (s) => s.rps),
-        0.9,
-      );
-      target(
-        `tsgi / raw-floor ${runtime}, ${headers} header(s), CPU/req`,
-        paired(a, floor, (s) => s.cpuUs),
-        1.15,
-        true,
-      );
+  // Against the raw runtime, then against the least any gateway does.
+  for (const base of ["raw", "raw-floor"]) {
+    for (const runtime of ["deno", "bun"]) {
+      for (const headers of [1, 9]) {
+        const a = `tsgi ${runtime}|${headers}`;
+        const b = `${base} ${runtime}|${headers}`;
+        target(
+          `tsgi / ${base} ${runtime}, ${headers} header(s), req/s`,
+          paired(a, b, (s) => s.rps),
+          0.9,
+        );
+        target(
+          `tsgi / ${base} ${runtime}, ${headers} header(s), CPU/req`,
+          paired(a, b, (s) => s.cpuUs),
+          1.15,
+          true,
+        );
+      }
     }
   }
   for (const runtime of ["deno", "bun"]) {

@@ -7,6 +7,14 @@
 // upload-tsgi (counts the body).
 import type { App, Environ, StartResponse } from "../../mod.ts";
 import { Hono } from "../../tools/node_modules/hono/dist/index.js";
+import {
+  floor,
+  hello,
+  helloCharset,
+  helloEnviron,
+  raw,
+  TEXT,
+} from "./_apps.ts";
 
 type Handler = (
   request: Request,
@@ -21,46 +29,11 @@ const { toFetchHandler } = await import(
   env.TSGI_MOD ?? "../../mod.ts"
 ) as typeof import("../../mod.ts");
 
-const TEXT = "Hello world!\n";
-const GREETING = new TextEncoder().encode(TEXT);
-const NOT_FOUND = new TextEncoder().encode("Not found\n");
 const CHUNK = 65536;
 /** Bytes in the streamed download: 1 GiB unless STREAM_BYTES says less. */
 const STREAM_BYTES = Number(env.STREAM_BYTES ?? 2 ** 30);
 const CHUNKS = Math.ceil(STREAM_BYTES / CHUNK);
 const block = new Uint8Array(CHUNK).fill(120);
-
-/**
- * PEP 3333's own hello world (`simple_app`: "200 OK", `Content-type:
- * text/plain`), routed on PATH_INFO so the environ must be real.
- */
-function helloApp(contentType: string): App {
-  return (environ, startResponse) => {
-    if (environ.PATH_INFO !== "/") {
-      startResponse("404 Not Found", [["Content-type", "text/plain"]]);
-      return [NOT_FOUND];
-    }
-    startResponse("200 OK", [["Content-type", contentType]]);
-    return [GREETING];
-  };
-}
-const hello = helloApp("text/plain");
-// The same with a charset, which Deno's static Response path does not
-// know: what an app with any other Content-Type pays.
-const helloCharset = helloApp("text/plain; charset=utf-8");
-
-/** Reads a header and enumerates the environ: every lazy key is built. */
-const helloEnviron: App = (environ, startResponse) => {
-  let keys = 0;
-  for (const _ in environ) keys++;
-  const agent = String(environ.HTTP_USER_AGENT ?? "-");
-  startResponse("200 OK", [
-    ["Content-Type", "text/plain; charset=utf-8"],
-    ["X-Keys", String(keys)],
-    ["X-Agent-Length", String(agent.length)],
-  ]);
-  return [GREETING];
-};
 
 function* chunks(): Generator<Uint8Array> {
   for (let i = 0; i < CHUNKS; i++) yield block;
@@ -166,22 +139,8 @@ function naive(app: App): Handler {
   };
 }
 
-/**
- * The least any gateway does: read the request line and answer with the
- * app's status, header and bytes. What tsgi adds is measured from here.
- */
-const floor: Handler = (request) => {
-  if (request.method === "" || !request.url.endsWith("/")) {
-    return new Response(NOT_FOUND, { status: 404 });
-  }
-  return new Response(GREETING, {
-    status: 200,
-    headers: { "Content-type": "text/plain" },
-  });
-};
-
 const HANDLERS: Record<string, () => Handler> = {
-  raw: () => () => new Response(TEXT),
+  raw: () => raw,
   "raw-floor": () => floor,
   tsgi: () => toFetchHandler(hello),
   "tsgi-charset": () => toFetchHandler(helloCharset),
