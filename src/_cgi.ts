@@ -11,6 +11,7 @@ import { wrapFile } from "./file_wrapper.ts";
 import { bytesToNative, utf8ToNative } from "./_latin1.ts";
 import { statusLine } from "./_fetch.ts";
 import { guessScheme } from "./util.ts";
+import { checkMethod, readContentLength } from "./_path.ts";
 import type { App, Environ, GatewayOptions } from "./types.ts";
 
 /** The process-level I/O a CGI script needs, one implementation per runtime. */
@@ -40,7 +41,7 @@ export interface CgiIo {
  */
 export type CgiOptions = Pick<
   GatewayOptions,
-  "maxBodySize" | "debug" | "errors" | "extraEnviron"
+  "maxBodySize" | "debug" | "errors" | "extraEnviron" | "allowConnect"
 >;
 
 // wsgiref.handlers._needs_transcode: the variables that carry request
@@ -261,7 +262,11 @@ export async function runCgi(
       [...raw?.keys() ?? REQUEST_VARS].filter((name) => !(name in env)),
     ));
     const vars = readCgiVariables(env, raw, undecodable);
-    const length = Number(vars.CONTENT_LENGTH || "0");
+    // An empty CONTENT_LENGTH is no body (RFC 3875 §4.1.2).
+    const length = vars.CONTENT_LENGTH === undefined ||
+        vars.CONTENT_LENGTH === ""
+      ? 0
+      : readContentLength(vars.CONTENT_LENGTH);
     const maxBodySize = options.maxBodySize ?? Infinity;
     if (Number.isSafeInteger(length) && length > 0) {
       stdin = boundedStream(() => io.stdin(), length);
@@ -269,6 +274,10 @@ export async function runCgi(
     const input = new BodyInput(stdin?.stream ?? null, maxBodySize);
     const environ = createCgiEnviron(vars, input, errors, options);
     head = environ.REQUEST_METHOD === "HEAD";
+    const refusedMethod = checkMethod(
+      environ.REQUEST_METHOD,
+      options.allowConnect ?? false,
+    );
     where = `${environ.REQUEST_METHOD} ${environ.REQUEST_URI}`;
     const bad = [...undecodable].filter((name) =>
       REQUEST_VARS.has(name) && vars[name] === undefined
@@ -279,22 +288,23 @@ export async function runCgi(
           bad.join(", ")
         }: not valid UTF-8 and the raw environment is not readable (on Deno it takes --allow-all) (${where})\n`,
       );
-      response = errorResponse(400, "Bad Request", undefined, false, head);
-    } else if (!/^\d*$/.test(vars.CONTENT_LENGTH ?? "")) {
+      response = errorResponse(400, { head });
+    } else if (refusedMethod !== undefined) {
+      errors.write(
+        `tsgi: refused method ${
+          JSON.stringify(environ.REQUEST_METHOD)
+        }, answered ${refusedMethod} (${where})\n`,
+      );
+      response = errorResponse(refusedMethod, { head });
+    } else if (length !== length) {
       errors.write(
         `tsgi: bad CONTENT_LENGTH ${
           JSON.stringify(vars.CONTENT_LENGTH)
         } (${where})\n`,
       );
-      response = errorResponse(400, "Bad Request", undefined, false, head);
+      response = errorResponse(400, { head });
     } else if (length > maxBodySize) {
-      response = errorResponse(
-        413,
-        "Content Too Large",
-        undefined,
-        false,
-        head,
-      );
+      response = errorResponse(413, { head });
     } else {
       response = await new Exchange({
         environ,
@@ -306,13 +316,11 @@ export async function runCgi(
   } catch (error) {
     // The gateway itself failed (no --allow-env on Deno, …).
     errors.write(`tsgi: cannot serve the CGI request (${where}): ${error}\n`);
-    response = errorResponse(
-      500,
-      "Internal Server Error",
-      error,
-      options.debug ?? false,
+    response = errorResponse(500, {
       head,
-    );
+      error,
+      debug: options.debug ?? false,
+    });
   }
   const reader = response.body?.getReader();
   try {

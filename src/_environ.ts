@@ -8,11 +8,18 @@ import { BodyInput } from "./input_stream.ts";
 import { LogStream } from "./error_stream.ts";
 import {
   decodePath,
-  isAbsoluteUrl,
-  isValidHost,
-  splitHost,
-  splitUrl,
+  parseHost,
+  readContentLength,
+  readTarget,
 } from "./_path.ts";
+import {
+  isBunServer,
+  isConnectionInfo,
+  isWorkersCall,
+  localOf,
+  rawTargetOf,
+  remoteOf,
+} from "./_runtime_args.ts";
 import { wrapFile } from "./file_wrapper.ts";
 import type { ExchangeContext } from "./_exchange.ts";
 import type {
@@ -37,6 +44,8 @@ export interface GatewayConfig {
   serverProtocol: string;
   remoteAddress: GatewayOptions["remoteAddress"];
   extraEnviron: Record<string, unknown> | undefined;
+  urlScheme: "http" | "https" | undefined;
+  allowConnect: boolean;
 }
 
 /** Applies defaults and checks the options. */
@@ -56,9 +65,21 @@ export function configure(options: GatewayOptions = {}): GatewayConfig {
       `Cannot use maxBodySize ${maxBodySize}: expected a number of bytes >= 0`,
     );
   }
+  const urlScheme = options.urlScheme;
+  if (
+    urlScheme !== undefined && urlScheme !== "http" && urlScheme !== "https"
+  ) {
+    throw new TypeError(
+      `Cannot use urlScheme ${
+        JSON.stringify(urlScheme)
+      }: expected "http" or "https"`,
+    );
+  }
   return {
     scriptName,
     maxBodySize,
+    urlScheme,
+    allowConnect: options.allowConnect ?? false,
     debug: options.debug ?? false,
     errors: options.errors,
     multithread: options.multithread ?? true,
@@ -88,28 +109,6 @@ const LAZY_KEYS = [
 ] as const;
 
 type Target = Record<string | symbol, unknown>;
-
-interface DenoInfoLike {
-  remoteAddr?: { hostname?: string; port?: number };
-}
-interface BunServerLike {
-  requestIP(request: Request): { address: string; port: number } | null;
-}
-interface WorkersCtxLike {
-  waitUntil(promise: Promise<unknown>): void;
-}
-
-function isDenoInfo(value: unknown): value is DenoInfoLike {
-  return typeof value === "object" && value !== null && "remoteAddr" in value;
-}
-function isBunServer(value: unknown): value is BunServerLike {
-  return typeof value === "object" && value !== null &&
-    typeof (value as BunServerLike).requestIP === "function";
-}
-function isWorkersCtx(value: unknown): value is WorkersCtxLike {
-  return typeof value === "object" && value !== null &&
-    typeof (value as WorkersCtxLike).waitUntil === "function";
-}
 
 /** `HTTP_X_FOO` → `x-foo`; undefined for keys no header name maps to. */
 function headerNameOf(key: string): string | undefined {
@@ -197,25 +196,9 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
 
   #remote(): RemoteAddress | undefined {
     const custom = this.config.remoteAddress;
-    if (custom !== undefined) return custom(this.request, this.args);
-    const first = this.args[0];
-    if (isDenoInfo(first)) {
-      const addr = first.remoteAddr;
-      return addr?.hostname === undefined
-        ? undefined
-        : { address: addr.hostname, port: addr.port };
-    }
-    if (isBunServer(first)) {
-      const ip = first.requestIP(this.request);
-      return ip === null ? undefined : ip;
-    }
-    // Workers are called as fetch(request, env, ctx); only there does the
-    // platform itself set CF-Connecting-IP, so only there is it trusted.
-    if (isWorkersCtx(this.args[1])) {
-      const ip = this.request.headers.get("cf-connecting-ip");
-      return ip === null ? undefined : { address: ip };
-    }
-    return undefined;
+    return custom === undefined
+      ? remoteOf(this.request, this.args)
+      : custom(this.request, this.args);
   }
 
   /** Computes a lazy key; stores and returns its value, or undefined. */
@@ -226,9 +209,14 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
       case "CONTENT_TYPE":
         value = this.request.headers.get("content-type") ?? undefined;
         break;
-      case "CONTENT_LENGTH":
-        value = this.request.headers.get("content-length") ?? undefined;
+      case "CONTENT_LENGTH": {
+        // Runtimes join a repeated header: "5, 5" is one length.
+        const length = readContentLength(
+          this.request.headers.get("content-length"),
+        );
+        value = length >= 0 ? String(length) : undefined;
         break;
+      }
       case "REMOTE_ADDR":
         value = this.#remote()?.address;
         break;
@@ -244,16 +232,16 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
         value = this.errors;
         break;
       case "tsgi.info":
-        value = isDenoInfo(this.args[0]) ? this.args[0] : undefined;
+        value = isConnectionInfo(this.args[0]) ? this.args[0] : undefined;
         break;
       case "tsgi.server":
         value = isBunServer(this.args[0]) ? this.args[0] : undefined;
         break;
       case "tsgi.env":
-        value = isWorkersCtx(this.args[1]) ? this.args[0] : undefined;
+        value = isWorkersCall(this.args) ? this.args[0] : undefined;
         break;
       case "tsgi.ctx":
-        value = isWorkersCtx(this.args[1]) ? this.args[1] : undefined;
+        value = isWorkersCall(this.args) ? this.args[1] : undefined;
         break;
       default: {
         if (!key.startsWith("HTTP_")) return undefined;
@@ -345,38 +333,61 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
 
 // The last Host seen and what it gave: a server answers mostly one name.
 let lastHost = "";
-let lastHttps = false;
+let lastPort = "";
 let lastServer: readonly [name: string, port: string] | undefined;
 
 /** SERVER_NAME and SERVER_PORT from a Host; undefined if it is not one. */
 function serverOf(
   host: string,
-  https: boolean,
+  defaultPort: string,
 ): readonly [name: string, port: string] | undefined {
-  if (host === lastHost && https === lastHttps && lastServer !== undefined) {
-    return lastServer;
-  }
-  if (!isValidHost(host)) return undefined;
+  if (host === lastHost && defaultPort === lastPort) return lastServer;
+  const server = parseHost(host, defaultPort);
+  if (server === undefined) return undefined;
   lastHost = host;
-  lastHttps = https;
-  return lastServer = splitHost(host, https);
+  lastPort = defaultPort;
+  return lastServer = server;
 }
 
 /**
- * Builds the environ of one request, or says which error answers it
- * instead: 400 for a target without a plausible host, 404 for a path
- * outside the configured mount prefix (the app is not there).
+ * Builds the environ of one request from the connection and the request
+ * target, or says which error answers it instead: 400 for a target or Host
+ * that is not one, 404 for a path outside the configured mount prefix (the
+ * app is not there).
+ *
+ * The scheme is the listener's (`urlScheme`), never the URL's: on Deno an
+ * absolute-form target or an HTTP/2 `:scheme` from the client would say
+ * `https` over plain TCP. Only on Workers, where the platform itself builds
+ * the URL, is its scheme taken.
  */
-export function createEnviron(state: EnvironState): Environ | 400 | 404 {
+export function createEnviron(
+  state: EnvironState,
+  method: string,
+): Environ | 400 | 404 {
   const { request, config } = state;
   // A getter that builds a string on Deno: read it once.
-  const href = request.url;
-  if (!isAbsoluteUrl(href)) return 400;
-  const url = splitUrl(href);
-  const server = serverOf(url.host, url.https);
+  const target = readTarget(rawTargetOf(state.args) ?? request.url);
+  if (target === undefined) return 400;
+  const https = config.urlScheme === undefined
+    ? isWorkersCall(state.args) && request.url.startsWith("https:")
+    : config.urlScheme === "https";
+  // The Host header when there is one (two are joined by the runtime, and
+  // ", " is no host); else an absolute URL's authority, which a runtime
+  // builds from the listener for HTTP/1.0 without Host.
+  const hostHeader = request.headers.get("host");
+  const authority = target.authority;
+  const defaultPort = https ? "443" : "80";
+  if (
+    authority !== undefined && authority !== hostHeader &&
+    parseHost(authority, defaultPort) === undefined
+  ) return 400;
+  const server = serverOf(
+    hostHeader ?? authority ?? localOf(state.args) ?? "localhost",
+    defaultPort,
+  );
   if (server === undefined) return 400;
   const [serverName, serverPort] = server;
-  let pathInfo = decodePath(url.path);
+  let pathInfo = decodePath(target.path);
   const scriptName = config.scriptName;
   if (scriptName !== "") {
     if (pathInfo !== scriptName && !pathInfo.startsWith(scriptName + "/")) {
@@ -384,19 +395,20 @@ export function createEnviron(state: EnvironState): Environ | 400 | 404 {
     }
     pathInfo = pathInfo.slice(scriptName.length);
   }
-  const target: Target = {
-    REQUEST_METHOD: state.method = request.method,
+  const query = target.query;
+  const environ: Target = {
+    REQUEST_METHOD: state.method = method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
-    QUERY_STRING: url.query,
+    QUERY_STRING: query,
     SERVER_NAME: serverName,
     SERVER_PORT: serverPort,
     SERVER_PROTOCOL: config.serverProtocol,
-    REQUEST_URI: url.query === "" ? url.path : url.path + "?" + url.query,
+    REQUEST_URI: query === "" ? target.path : target.path + "?" + query,
     GATEWAY_INTERFACE: "CGI/1.1",
     SERVER_SOFTWARE: SOFTWARE,
     "wsgi.version": WSGI_VERSION,
-    "wsgi.url_scheme": url.https ? "https" : "http",
+    "wsgi.url_scheme": https ? "https" : "http",
     "wsgi.multithread": config.multithread,
     "wsgi.multiprocess": config.multiprocess,
     "wsgi.run_once": config.runOnce,
@@ -406,9 +418,9 @@ export function createEnviron(state: EnvironState): Environ | 400 | 404 {
     "tsgi.runtime_args": state.args,
   };
   // Apache's SSL variable, which PEP 3333 asks servers to provide.
-  if (url.https) target.HTTPS = "on";
+  if (https) environ.HTTPS = "on";
   if (config.extraEnviron !== undefined) {
-    Object.assign(target, config.extraEnviron);
+    Object.assign(environ, config.extraEnviron);
   }
-  return state.environ = new Proxy(target, state) as unknown as Environ;
+  return state.environ = new Proxy(environ, state) as unknown as Environ;
 }

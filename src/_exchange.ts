@@ -91,19 +91,51 @@ function headersInit(list: Header[]): HeadersInit {
   return record;
 }
 
+/**
+ * The body of a HEAD answer whose GET body has no known length: empty, but
+ * a stream that yields once, so that no runtime takes it for a known empty
+ * body and announces `Content-Length: 0` (Bun does for a null body and for
+ * a stream that closes at once) where a GET would have streamed.
+ */
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(new Uint8Array(0));
+      controller.close();
+    },
+  });
+}
+
 /** Statuses whose responses never carry content (RFC 9110 §6.4.1). */
 function isBodiless(code: number): boolean {
   return code === 204 || code === 205 || code === 304;
 }
 
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  413: "Content Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+};
+
+/** What {@linkcode errorResponse} answers with besides its status. */
+export interface ErrorResponseOptions {
+  /** The request was HEAD: the body is left out, its length kept. */
+  head?: boolean;
+  /** The error, shown in the body only when `debug` is on. */
+  error?: unknown;
+  /** Show `error` and its stack. */
+  debug?: boolean;
+}
+
 /** Builds a plain-text error response that leaks nothing unless debugging. */
 export function errorResponse(
-  code: number,
-  reason: string,
-  error: unknown,
-  debug: boolean,
-  head: boolean,
+  code: keyof typeof REASONS,
+  options: ErrorResponseOptions = {},
 ): Response {
+  const reason = REASONS[code];
+  const { head = false, error, debug = false } = options;
   const text = debug && error !== undefined
     ? `${code} ${reason}\n\n${describe(error)}\n`
     : `${code} ${reason}\n`;
@@ -349,30 +381,10 @@ export class Exchange {
       this.#log("request body larger than maxBodySize, answered 413");
     } else this.#log(what, error);
     this.#closeResult();
-    if (broken) {
-      return errorResponse(
-        400,
-        "Bad Request",
-        undefined,
-        this.#ctx.debug,
-        this.#head,
-      );
-    }
-    return tooLarge
-      ? errorResponse(
-        413,
-        "Content Too Large",
-        undefined,
-        this.#ctx.debug,
-        this.#head,
-      )
-      : errorResponse(
-        500,
-        "Internal Server Error",
-        error,
-        this.#ctx.debug,
-        this.#head,
-      );
+    const head = this.#head;
+    if (broken) return errorResponse(400, { head });
+    if (tooLarge) return errorResponse(413, { head });
+    return errorResponse(500, { head, error, debug: this.#ctx.debug });
   }
 
   /** Whether the stored status and headers can be sent; the error if not. */
@@ -426,7 +438,10 @@ export class Exchange {
           ["content-length", String(total)],
         ]);
       }
-      return this.#respond(null);
+      return this.#respond(
+        null,
+        isBodiless(code) ? this.#withoutLength() : undefined,
+      );
     }
     if (cl >= 0 && total !== cl) {
       if (total < cl) {
@@ -478,6 +493,18 @@ export class Exchange {
       (response as unknown as Record<symbol, number>)[KNOWN_LENGTH] = total;
     }
     return response;
+  }
+
+  /**
+   * The headers without Content-Length, for a status that has no content
+   * (RFC 9110 §8.6, §15.3.5): a runtime that passes the app's header on
+   * would announce a body that never comes.
+   */
+  #withoutLength(): Header[] | undefined {
+    if (this.#contentLength === -1) return undefined;
+    return this.#headers!.filter(([name]) =>
+      name.length !== 14 || name.toLowerCase() !== "content-length"
+    );
   }
 
   /** The headers with the body's length added when the app gave none. */
@@ -594,7 +621,8 @@ export class Exchange {
       const unknownLength = this.#head && this.#contentLength === -1 &&
         !isBodiless(this.#status!.code);
       return this.#respond(
-        unknownLength ? new ReadableStream({ start: (c) => c.close() }) : null,
+        unknownLength ? emptyStream() : null,
+        isBodiless(this.#status!.code) ? this.#withoutLength() : undefined,
       );
     }
     const stream = new ReadableStream<Uint8Array>({
@@ -656,13 +684,11 @@ export class Exchange {
       this.#discard = true;
       this.#log("the runtime refused the response", error);
       this.#closeResult();
-      return errorResponse(
-        500,
-        "Internal Server Error",
+      return errorResponse(500, {
+        head: this.#head,
         error,
-        this.#ctx.debug,
-        this.#head,
-      );
+        debug: this.#ctx.debug,
+      });
     }
   }
 

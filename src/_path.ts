@@ -1,31 +1,23 @@
-// URL pieces the environ needs, taken from `request.url` with string scans:
-// `new URL()` costs more than the whole rest of the gateway.
+// What a request may claim, and what the environ takes of it: the request
+// target, the Host, the Content-Length and the method, each checked once
+// here for every gateway (Deno, Bun, Node, Workers, CGI). Read with string
+// scans: `new URL()` costs more than the whole rest of the gateway.
 
-/** The parts of an absolute URL string the environ is built from. */
-export interface UrlParts {
-  https: boolean;
-  /** `host[:port]` as the URL has it (IPv6 literals keep their brackets). */
-  host: string;
+/** The path and query of a request target, as the environ takes them. */
+export interface TargetParts {
   /** The path, still percent-encoded, starting with `/`. */
   path: string;
   /** The query without `?`; `""` when there is none. */
   query: string;
 }
 
-// Deno leaves raw non-ASCII in the query and dot segments in the path;
-// Bun and workerd do not. Both are rare, so one test finds either.
-const UNUSUAL = /[\u0080-\uffff]|\/(?:\.|%2e)/i;
-const NON_ASCII = /[\u0080-\uffff]+/g;
-
-function encodeNonAscii(text: string): string {
-  return text.replace(NON_ASCII, (run) => {
-    try {
-      return encodeURIComponent(run);
-    } catch {
-      // A lone surrogate has no UTF-8 form; the URL parser would write U+FFFD.
-      return encodeURIComponent(run.toWellFormed());
-    }
-  });
+/** Where the server and the app are, as one request says. */
+export interface RequestTarget extends TargetParts {
+  /**
+   * The authority an absolute URL carried (`host[:port]`); undefined for an
+   * origin-form target (`/path?query`).
+   */
+  authority: string | undefined;
 }
 
 function isDot(segment: string): boolean {
@@ -58,70 +50,163 @@ function removeDotSegments(path: string): string {
   return "/" + output.join("/");
 }
 
+// A dot segment, plain or percent-encoded: rare, so one test finds it.
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+// Anything a request target may not hold as it is (RFC 9112 §3.2): raw
+// octets above 0x7F (runtimes hand them over as one char each), controls,
+// space and DEL.
+const NOT_TARGET = /[^\x21-\x7e]/;
+
 /**
- * Makes a target the same on every runtime: non-ASCII percent-encoded as
- * UTF-8 and dot segments resolved, as the WHATWG URL parser does.
+ * Reads a request target, or the serialized URL a runtime made of one
+ * (`http://host/path?query`), into the parts the environ is built from.
+ *
+ * One rule on every runtime: the path keeps its bytes as sent (a backslash
+ * is a backslash), dot segments are resolved as RFC 3986 §5.2.4 and the
+ * WHATWG URL parser resolve them, a fragment is dropped, and a target with
+ * a raw octet above 0x7F, a control or a space is refused: it has no one
+ * meaning, and the runtimes that do not refuse it guess differently.
+ *
+ * @returns The parts, or undefined when the target is none of origin-form
+ * (`/…`) or absolute-form (`http://…`, `https://…`).
  */
-function normalize(parts: UrlParts): UrlParts {
-  let path = encodeNonAscii(parts.path);
-  if (/\/(?:\.|%2e)/i.test(path)) path = removeDotSegments(path);
-  return { ...parts, path, query: encodeNonAscii(parts.query) };
-}
-
-/** Splits a serialized absolute URL (as `Request.url` gives it). */
-export function splitUrl(url: string): UrlParts {
-  const parts = splitRaw(url);
-  return UNUSUAL.test(url) ? normalize(parts) : parts;
-}
-
-function splitRaw(url: string): UrlParts {
-  const https = url.charCodeAt(4) === 115; // "https:" vs "http:"
-  const hostStart = https ? 8 : 7;
-  let pathStart = url.indexOf("/", hostStart);
-  if (pathStart === -1) pathStart = url.length;
-  let end = url.indexOf("#", pathStart);
-  if (end === -1) end = url.length;
-  const q = url.indexOf("?", pathStart);
-  const host = url.slice(hostStart, pathStart);
-  if (q === -1 || q > end) {
-    return { https, host, path: url.slice(pathStart, end) || "/", query: "" };
+export function readTarget(url: string): RequestTarget | undefined {
+  let authority: string | undefined;
+  let start = 0;
+  if (url.charCodeAt(0) !== 47) { // not "/": absolute-form
+    const scheme = url.startsWith("http://")
+      ? 7
+      : url.startsWith("https://")
+      ? 8
+      : 0;
+    if (scheme === 0) return undefined;
+    start = scheme;
+    while (start < url.length) {
+      const c = url.charCodeAt(start);
+      if (c === 47 || c === 63 || c === 35) break; // "/", "?", "#"
+      start++;
+    }
+    authority = url.slice(scheme, start);
   }
-  return {
-    https,
-    host,
-    path: url.slice(pathStart, q) || "/",
-    query: url.slice(q + 1, end),
-  };
+  if (NOT_TARGET.test(url)) return undefined;
+  let end = url.indexOf("#", start);
+  if (end === -1) end = url.length;
+  const q = url.indexOf("?", start);
+  let path: string;
+  let query = "";
+  if (q === -1 || q > end) path = url.slice(start, end);
+  else {
+    path = url.slice(start, q);
+    query = url.slice(q + 1, end);
+  }
+  if (path === "") path = "/";
+  else if (DOT_SEGMENT.test(path)) path = removeDotSegments(path);
+  return { authority, path, query };
 }
 
-// RFC 3986 authority characters (unreserved, sub-delims, ":", "[", "]",
-// "%"), by char code. "@" is left out: a Host never carries userinfo.
-const AUTHORITY = new Uint8Array(128);
+// RFC 3986 reg-name characters (unreserved, sub-delims, "%" of
+// pct-encoded), by char code. No "@", "/", "?", "#", ":" or space: a Host
+// that held one could move what follows it into the path.
+const REG_NAME = new Uint8Array(128);
 for (
   const c
-    of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%"
-) AUTHORITY[c.charCodeAt(0)] = 1;
+    of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%"
+) REG_NAME[c.charCodeAt(0)] = 1;
+const IP_LITERAL =
+  /^\[(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*\]$|^\[v[0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+\]$/;
 
 /**
- * Whether a serialized URL is absolute: Bun hands over the bare target
- * (`/path`) when the request's Host is not a valid one.
+ * Splits a Host header (or an absolute URL's authority) into the
+ * `SERVER_NAME` and `SERVER_PORT` it names, checking it is RFC 9110's
+ * `uri-host [":" port]`: an IP literal in brackets, or a name of
+ * unreserved, sub-delim and percent-encoded characters, and a port of
+ * digits up to 65535. An empty port is the scheme's default.
+ *
+ * @returns `[name, port]`, or undefined when the value is not a host: a
+ * path, query, userinfo, space or non-numeric port could otherwise reach
+ * the app as its own address.
  */
-export function isAbsoluteUrl(url: string): boolean {
-  return url.startsWith("http://") || url.startsWith("https://");
+export function parseHost(
+  host: string,
+  defaultPort: string,
+): [name: string, port: string] | undefined {
+  let colon = host.lastIndexOf(":");
+  let nameEnd = host.length;
+  if (host.charCodeAt(0) === 91) { // "[": IP literal
+    const close = host.indexOf("]");
+    if (close === -1) return undefined;
+    nameEnd = close + 1;
+    if (nameEnd < host.length && host.charCodeAt(nameEnd) !== 58) {
+      return undefined;
+    }
+    if (!IP_LITERAL.test(host.slice(0, nameEnd))) return undefined;
+    colon = nameEnd < host.length ? nameEnd : -1;
+  } else {
+    if (colon !== -1) nameEnd = colon;
+    if (nameEnd === 0) return undefined;
+    for (let i = 0; i < nameEnd; i++) {
+      const c = host.charCodeAt(i);
+      if (c >= 128 || REG_NAME[c] === 0) return undefined;
+    }
+  }
+  if (colon === -1) return [host, defaultPort];
+  const port = host.slice(colon + 1);
+  if (port === "") return [host.slice(0, colon), defaultPort];
+  if (port.length > 5 || !/^[0-9]+$/.test(port) || Number(port) > 65535) {
+    return undefined;
+  }
+  return [host.slice(0, colon), port];
 }
 
 /**
- * Whether `host[:port]` (as splitUrl gives it) is a plausible authority.
- * Deno builds `Request.url` from the Host header as sent, so `Host: a b@c`
- * would otherwise reach the app as SERVER_NAME.
+ * Reads a Content-Length header as the runtime hands it over. Runtimes
+ * join a repeated header with ", ": identical values are one length (RFC
+ * 9112 §6.3), differing ones are no length at all.
+ *
+ * @returns The length, -1 when there is no header, or NaN when the value
+ * is not one non-negative integer (the request is to be refused with 400).
  */
-export function isValidHost(host: string): boolean {
-  if (host === "") return false;
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    if (c >= 128 || AUTHORITY[c] === 0) return false;
+export function readContentLength(value: string | null): number {
+  if (value === null) return -1;
+  if (/^[0-9]{1,15}$/.test(value)) return Number(value);
+  let length = NaN;
+  for (const part of value.split(",")) {
+    const trimmed = part.trim();
+    if (!/^[0-9]{1,15}$/.test(trimmed)) return NaN;
+    const n = Number(trimmed);
+    if (length === length && n !== length) return NaN; // differing values
+    length = n;
   }
-  return true;
+  return length;
+}
+
+// RFC 9110 §5.6.2 token, upper case only: see readMethod.
+const UPPER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Z]+$/;
+
+/**
+ * Checks a request method. Methods are case-sensitive (RFC 9110 §9.1) and
+ * the runtimes disagree about lower-case ones: Node's parser answers 400,
+ * Bun closes the connection, Deno passes them on. tsgi refuses them
+ * everywhere, so `REQUEST_METHOD` is always the method as sent, in upper
+ * case. CONNECT asks for a tunnel, which a WSGI app cannot give.
+ *
+ * @returns undefined for a method the app may see; else the status that
+ * refuses it: 400 for a method that is not an upper-case token, 501 for
+ * CONNECT unless `allowConnect`.
+ */
+export function checkMethod(
+  method: string,
+  allowConnect: boolean,
+): 400 | 501 | undefined {
+  switch (method) {
+    case "GET":
+    case "HEAD":
+    case "POST":
+      return undefined;
+    case "CONNECT":
+      return allowConnect ? undefined : 501;
+  }
+  return UPPER_TOKEN.test(method) ? undefined : 400;
 }
 
 function hexValue(c: number): number {
@@ -152,16 +237,4 @@ export function decodePath(path: string): string {
     i = path.indexOf("%", last);
   }
   return out + path.slice(last);
-}
-
-/** Splits `host[:port]`, keeping IPv6 brackets on the name. */
-export function splitHost(
-  host: string,
-  https: boolean,
-): [name: string, port: string] {
-  const colon = host.lastIndexOf(":");
-  if (colon === -1 || host.indexOf("]", colon) !== -1) {
-    return [host, https ? "443" : "80"];
-  }
-  return [host.slice(0, colon), host.slice(colon + 1)];
 }

@@ -9,6 +9,10 @@ import { KNOWN_LENGTH, knownLength } from "./_exchange.ts";
 interface NodeSocket {
   readonly remoteAddress?: string;
   readonly remotePort?: number;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  /** Node >= 16.17: closes with a TCP RST instead of a FIN. */
+  resetAndDestroy?(): unknown;
 }
 
 interface IncomingMessage {
@@ -27,6 +31,8 @@ interface IncomingMessage {
 
 interface ServerResponse {
   shouldKeepAlive: boolean;
+  readonly socket: NodeSocket | null;
+  writeContinue(): void;
   readonly writableFinished: boolean;
   writeHead(
     status: number,
@@ -40,8 +46,11 @@ interface ServerResponse {
   destroy(): unknown;
 }
 
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
 interface NodeServer {
   listen(port: number, hostname: string, callback: () => void): unknown;
+  on(event: "checkContinue", listener: RequestListener): unknown;
   address(): { address: string; port: number } | string | null;
   close(): unknown;
   closeIdleConnections(): void;
@@ -51,9 +60,7 @@ interface NodeServer {
 }
 
 interface NodeHttp {
-  createServer(
-    listener: (req: IncomingMessage, res: ServerResponse) => void,
-  ): NodeServer;
+  createServer(listener: RequestListener): NodeServer;
 }
 
 // Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
@@ -64,14 +71,20 @@ const NODE_HTTP: string = "node:http";
 // paused: the app reads it as a stream.
 const BODY_BUFFER = 65536;
 
-// A Host header that cannot change the meaning of the URL it is put in.
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d*)?$/;
-
 const encoder = new TextEncoder();
 
-/** The request body as a stream that pauses the socket while it is full. */
-function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
+/**
+ * The request body as a stream that pauses the socket while it is full.
+ * `expectsContinue`: the client waits for `100 Continue`, sent when the app
+ * first reads, so that a request refused unread (413) never gets one.
+ */
+function bodyOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean,
+): ReadableStream<Uint8Array> {
   let over = false;
+  let waiting = expectsContinue;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       req.on("data", (chunk) => {
@@ -101,6 +114,10 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
         ));
     },
     pull() {
+      if (waiting) {
+        waiting = false;
+        res.writeContinue();
+      }
       req.resume();
     },
     cancel() {
@@ -137,22 +154,20 @@ class NodeRequest extends Request {
   }
 }
 
-/** The Fetch Request for a node:http request, or undefined when it has none. */
+/**
+ * The Fetch Request for a node:http request, or undefined when the Fetch
+ * API refuses it. Its URL is the listener's address with the target's
+ * path: the gateway reads the target and the Host as the client sent them
+ * from the info object (see `listen`), never from this URL, which the URL
+ * parser has changed (backslashes, dot segments).
+ */
 function requestOf(
   req: IncomingMessage,
-  fallbackHost: string,
+  res: ServerResponse,
+  base: string,
+  expectsContinue: boolean,
 ): NodeRequest | undefined {
   const target = req.url ?? "";
-  let url: string;
-  if (target.startsWith("/")) {
-    const host = req.headers.host;
-    if (host === undefined || host === "") url = fallbackHost + target;
-    else if (typeof host === "string" && HOST.test(host)) {
-      url = "http://" + host + target;
-    } else return undefined;
-  } else if (/^https?:\/\//i.test(target)) {
-    url = target; // absolute-form (RFC 9112 §3.2.2)
-  } else return undefined;
   const method = req.method ?? "GET";
   const raw = req.rawHeaders;
   const headers = new Headers();
@@ -161,14 +176,14 @@ function requestOf(
     const bodyless = method === "GET" || method === "HEAD" ||
       (req.headers["transfer-encoding"] === undefined &&
         (req.headers["content-length"] ?? "0") === "0");
-    return new NodeRequest(url, {
+    return new NodeRequest(base + (target.startsWith("/") ? target : "/"), {
       method,
       headers,
-      body: bodyless ? null : bodyOf(req),
+      body: bodyless ? null : bodyOf(req, res, expectsContinue),
       duplex: "half",
     } as RequestInit);
   } catch {
-    // A URL, method or header the Fetch API refuses (CONNECT, TRACE, …).
+    // A URL, method or header the Fetch API refuses (TRACE, …).
     return undefined;
   }
 }
@@ -186,7 +201,7 @@ function plain(res: ServerResponse, status: number, reason: string): void {
 }
 
 /** One request's link between node:http and the Fetch response. */
-class Exchange {
+class NodeExchange {
   gone = false;
   request: NodeRequest | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -222,7 +237,7 @@ async function pump(
   body: ReadableStream<Uint8Array>,
   length: number,
   res: ServerResponse,
-  exchange: Exchange,
+  exchange: NodeExchange,
 ): Promise<void> {
   const reader = body.getReader();
   exchange.reader = reader;
@@ -252,9 +267,16 @@ async function pump(
     if (sent !== length) res.end();
   } catch {
     // The body broke after the status went out (the app raised, or sent
-    // less than its Content-Length): cut the connection so the client
-    // cannot take the part it got for the whole.
-    if (!exchange.gone) res.destroy();
+    // less than its Content-Length): reset the connection so the client
+    // cannot take the part it got for the whole. A FIN would do that for
+    // a chunked or known-length body, but ends a close-delimited one
+    // (HTTP/1.0) as if it were complete.
+    if (!exchange.gone) {
+      const socket = res.socket;
+      if (typeof socket?.resetAndDestroy === "function") {
+        socket.resetAndDestroy();
+      } else res.destroy();
+    }
     return;
   }
   // The whole body is sent; what follows is the app's own business (an
@@ -269,7 +291,7 @@ async function pump(
 function send(
   response: Response,
   res: ServerResponse,
-  exchange: Exchange,
+  exchange: NodeExchange,
   closing: boolean,
 ): void {
   if (exchange.gone) {
@@ -308,9 +330,13 @@ function isThenable(value: unknown): value is PromiseLike<Response> {
 export async function listen(options: ListenOptions): Promise<Listener> {
   const http = await import(NODE_HTTP) as NodeHttp;
   let closing = false;
-  let fallbackHost = "";
-  const server = http.createServer((req, res) => {
-    const exchange = new Exchange();
+  let base = "";
+  const onRequest = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectsContinue: boolean,
+  ): void => {
+    const exchange = new NodeExchange();
     res.on("close", () => {
       if (!res.writableFinished) exchange.disconnect();
       // A connection whose response ended after shutdown() began is idle
@@ -322,18 +348,23 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     // No client speaks 0.9 any more: refuse it.
     const request = exchange.request = req.httpVersion.startsWith("0.")
       ? undefined
-      : requestOf(req, fallbackHost);
+      : requestOf(req, res, base, expectsContinue);
     if (request === undefined) {
       res.shouldKeepAlive = false;
       plain(res, 400, "Bad Request");
       return;
     }
+    const socket = req.socket;
     const info = {
       remoteAddr: {
-        hostname: req.socket.remoteAddress,
-        port: req.socket.remotePort,
+        hostname: socket.remoteAddress,
+        port: socket.remotePort,
         transport: "tcp",
       },
+      localAddr: socket.localAddress === undefined
+        ? undefined
+        : { hostname: socket.localAddress, port: socket.localPort },
+      target: req.url,
     };
     let response: Response | Promise<Response>;
     try {
@@ -352,7 +383,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     } else {
       send(response, res, exchange, closing);
     }
-  });
+  };
+  const server = http.createServer((req, res) => onRequest(req, res, false));
+  // Without this listener node:http sends 100 Continue before the app runs,
+  // even to a request the gateway refuses unread.
+  server.on("checkContinue", (req, res) => onRequest(req, res, true));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
@@ -364,7 +399,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const bound = typeof address === "object" && address !== null
     ? address
     : { address: options.hostname, port: options.port };
-  fallbackHost = "http://" +
+  base = "http://" +
     (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
     ":" + bound.port;
   const finished = new Promise<void>((resolve) =>

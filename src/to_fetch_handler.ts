@@ -5,7 +5,13 @@
  * @module
  */
 
-import { configure, createEnviron, EnvironState } from "./_environ.ts";
+import {
+  configure,
+  createEnviron,
+  EnvironState,
+  type GatewayConfig,
+} from "./_environ.ts";
+import { checkMethod, readContentLength } from "./_path.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
 import { LogStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "./types.ts";
@@ -45,37 +51,65 @@ export function toFetchHandler(
     );
   }
   const config = configure(options);
-  const limited = config.maxBodySize !== Infinity;
+  const limit = config.maxBodySize;
   return function tsgiHandler(
     request: Request,
     ...runtimeArgs: unknown[]
   ): Response | Promise<Response> {
-    if (limited) {
-      const length = request.headers.get("content-length");
-      if (length !== null && Number(length) > config.maxBodySize) {
-        new LogStream(config.errors).write(
-          `tsgi: request body of ${length} bytes is larger than maxBodySize (${config.maxBodySize}), answered 413 (${request.method} ${request.url})\n`,
-        );
-        return errorResponse(
+    // A getter that calls out on Deno: read once.
+    const method = request.method;
+    const head = method === "HEAD";
+    const refused = checkMethod(method, config.allowConnect);
+    if (refused !== undefined) {
+      log(config, `refused method ${JSON.stringify(method)}`, refused, request);
+      return errorResponse(refused, { head });
+    }
+    if ((method !== "GET" && !head) || limit !== Infinity) {
+      // Checked before the app runs, so no app sees a length that is not
+      // one number and no repeated header slips past maxBodySize.
+      const length = readContentLength(request.headers.get("content-length"));
+      if (length !== length) {
+        log(config, "Content-Length is not one number", 400, request);
+        return errorResponse(400, { head });
+      }
+      if (length > limit) {
+        log(
+          config,
+          `request body of ${length} bytes is larger than maxBodySize (${limit})`,
           413,
-          "Content Too Large",
-          undefined,
-          false,
-          request.method === "HEAD",
+          request,
         );
+        return errorResponse(413, { head });
       }
     }
     const state = new EnvironState(request, runtimeArgs, config);
-    const refused = createEnviron(state);
-    if (refused === 400 || refused === 404) {
-      return errorResponse(
-        refused,
-        refused === 400 ? "Bad Request" : "Not Found",
-        undefined,
-        false,
-        request.method === "HEAD",
-      );
+    const environ = createEnviron(state, method);
+    if (environ === 400 || environ === 404) {
+      if (environ === 400) {
+        const host = JSON.stringify(request.headers.get("host"));
+        log(
+          config,
+          `the target or the Host ${host} is not valid`,
+          400,
+          request,
+        );
+      }
+      return errorResponse(environ, { head });
     }
     return new Exchange(state).run(app);
   };
+}
+
+/** Says on wsgi.errors' sink why a request was refused before the app ran. */
+function log(
+  config: GatewayConfig,
+  why: string,
+  status: number,
+  request: Request,
+): void {
+  new LogStream(config.errors).write(
+    `tsgi: ${why}, answered ${status} (${request.method} ${
+      JSON.stringify(request.url)
+    })\n`,
+  );
 }

@@ -49,8 +49,12 @@ Deno.test("environ: QUERY_STRING is present and empty without a query", async ()
 });
 
 Deno.test("environ: SERVER_PORT is a string that defaults by scheme", async () => {
-  assert.equal((await environFor("https://x/")).SERVER_PORT, "443");
-  assert.equal((await environFor("https://x/"))["wsgi.url_scheme"], "https");
+  const tls = { urlScheme: "https" } as const;
+  assert.equal((await environFor("http://x/", tls)).SERVER_PORT, "443");
+  assert.equal(
+    (await environFor("http://x/", tls))["wsgi.url_scheme"],
+    "https",
+  );
   const custom = await environFor("http://x:8123/");
   assert.equal(custom.SERVER_PORT, "8123");
   assert.equal(custom.SERVER_NAME, "x");

@@ -698,20 +698,39 @@ Deno.test("wsgi.errors: a partial line is flushed when the request ends", async 
   assert.deepEqual(printed, [["no newline at the end"]]);
 });
 
-Deno.test("environ: HTTPS is on for https requests only", async () => {
+Deno.test("environ: the scheme is the listener's, never the request URL's", async () => {
   const seen: Record<string, unknown>[] = [];
-  const handler = toFetchHandler((environ, sr) => {
+  const app: App = (environ, sr) => {
     seen.push({ ...environ });
     sr("204 No Content", []);
     return [];
-  });
-  await handler(new Request("https://x/"));
-  await handler(new Request("http://x/"));
+  };
+  const tls = toFetchHandler(app, { urlScheme: "https" });
+  const plain = toFetchHandler(app);
+  await tls(new Request("http://x/"));
+  // A client on plain TCP that sends an https absolute-form target.
+  await plain(new Request("https://x/"));
   assert.equal(seen[0].HTTPS, "on");
+  assert.equal(seen[0]["wsgi.url_scheme"], "https");
+  assert.equal(seen[0].SERVER_PORT, "443");
   assert.ok(!("HTTPS" in seen[1]));
+  assert.equal(seen[1]["wsgi.url_scheme"], "http");
+  assert.equal(seen[1].SERVER_PORT, "80");
+  // Only Workers, whose platform builds the URL, are taken at their word.
+  const ctx = { waitUntil() {}, passThroughOnException() {} };
+  await plain(new Request("https://x/"), {}, ctx);
+  assert.equal(seen[2]["wsgi.url_scheme"], "https");
+  assert.throws(
+    // @ts-expect-error: not a scheme tsgi serves
+    () => toFetchHandler(app, { urlScheme: "ftp" }),
+    {
+      name: "TypeError",
+      message: /urlScheme "ftp": expected "http" or "https"/,
+    },
+  );
 });
 
-Deno.test("a real Deno.serve: raw targets are normalized like Bun's and workerd's", async () => {
+Deno.test("a real Deno.serve: dot segments resolve, backslashes stay, raw non-ASCII is refused", async () => {
   const seen: Record<string, string>[] = [];
   const app: App = (environ, sr) => {
     seen.push({
@@ -734,13 +753,26 @@ Deno.test("a real Deno.serve: raw targets are normalized like Bun's and workerd'
       hostname: "127.0.0.1",
       port: server.addr.port,
     });
-    await conn.write(
-      new TextEncoder().encode(
-        "GET /a/../b/./%2e%2E/c/\u20ac?x=\u20ac&y=%FF HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-      ),
+    const ask = async (target: string) => {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.addr.port,
+      });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET ${target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      return await new Response(conn.readable).text();
+    };
+    assert.match(
+      await ask("/a/../b/./%2e%2E/c/%E2%82%AC?x=%E2%82%AC&y=%FF"),
+      /^HTTP\/1\.1 204/,
     );
-    const reply = await new Response(conn.readable).text();
-    assert.match(reply, /^HTTP\/1\.1 204/);
+    assert.match(await ask("/echo/a\\..\\..\\admin"), /^HTTP\/1\.1 204/);
+    // Raw UTF-8 in the target, which Deno passes on as one char per octet.
+    assert.match(await ask("/c/\u20ac"), /^HTTP\/1\.1 400/);
+    assert.match(await ask("/c?x=\u20ac"), /^HTTP\/1\.1 400/);
   } finally {
     controller.abort();
     await server.finished;
@@ -749,5 +781,9 @@ Deno.test("a real Deno.serve: raw targets are normalized like Bun's and workerd'
     PATH_INFO: "/c/\u00e2\u0082\u00ac",
     QUERY_STRING: "x=%E2%82%AC&y=%FF",
     REQUEST_URI: "/c/%E2%82%AC?x=%E2%82%AC&y=%FF",
+  }, {
+    PATH_INFO: "/echo/a\\..\\..\\admin",
+    QUERY_STRING: "",
+    REQUEST_URI: "/echo/a\\..\\..\\admin",
   }]);
 });

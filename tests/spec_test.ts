@@ -5,7 +5,7 @@
 // reconstruction is what the code does.
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
-import type { Environ } from "../mod.ts";
+import type { Environ, GatewayOptions } from "../mod.ts";
 import { checkHeaders, HOP_BY_HOP, parseStatus } from "../src/_check.ts";
 
 // The shared/ folder sits beside the repo checkout; TSGI_CHECKLIST points
@@ -166,7 +166,7 @@ Deno.test({
 /** Runs one request through the gateway and returns the environ the app saw. */
 async function environOf(
   request: Request,
-  options: { scriptName?: string } = {},
+  options: GatewayOptions = {},
   ...runtimeArgs: unknown[]
 ): Promise<Record<string, unknown>> {
   let seen: Record<string, unknown> | undefined;
@@ -332,7 +332,10 @@ Deno.test("SPEC.md's URL reconstruction rebuilds the request URL", async () => {
     ["http://[::1]:9000/p%0Aq?", ""],
   ];
   for (const [url, scriptName] of cases) {
-    const environ = await environOf(new Request(url), { scriptName });
+    const environ = await environOf(new Request(url), {
+      scriptName,
+      urlScheme: url.startsWith("https:") ? "https" : "http",
+    });
     const expected = new URL(url).href.replace(/\?$/, "");
     // A Request built in-process has no Host header: SERVER_NAME/PORT are used.
     assert.equal(reconstructUrl(environ), expected, url);

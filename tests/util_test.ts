@@ -194,7 +194,10 @@ Deno.test("util: requestUri rebuilds the URL the gateway was given", async () =>
       seen = requestUri(environ);
       startResponse("200 OK", []);
       return [];
-    }, { scriptName: url.includes("/app/") ? "/app" : "" });
+    }, {
+      scriptName: url.includes("/app/") ? "/app" : "",
+      urlScheme: url.startsWith("https:") ? "https" : "http",
+    });
     await (await handler(new Request(url))).text();
     // A bare trailing "?" is not part of the rebuilt URL (the query is empty).
     assert.equal(seen, url.replace(/\?$/, ""));

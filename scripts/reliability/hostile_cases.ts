@@ -7,8 +7,7 @@
 
 /** Cases each runtime is known to get wrong before tsgi sees the request. */
 export const KNOWN_GAPS: Record<"deno" | "bun" | "node", string[]> = {
-  // Deno builds Request.url from the Host header as sent.
-  deno: ["Host with a path"],
+  deno: [],
   bun: [],
   // serve() on Node refuses the HTTP/0.9 that llhttp makes of a request
   // line cut at a bare LF.
