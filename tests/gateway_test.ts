@@ -749,10 +749,6 @@ Deno.test("a real Deno.serve: dot segments resolve, backslashes stay, raw non-AS
     onListen() {},
   }, toFetchHandler(app));
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.addr.port,
-    });
     const ask = async (target: string) => {
       const conn = await Deno.connect({
         hostname: "127.0.0.1",
