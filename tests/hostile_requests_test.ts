@@ -10,7 +10,7 @@ import {
   CASES,
   KNOWN_GAPS,
   MAX_BODY_SIZE,
-  sendRaw,
+  runCase,
 } from "../scripts/reliability/hostile_cases.ts";
 
 Deno.test("hostile requests over raw TCP (Deno.serve)", async (t) => {
@@ -28,7 +28,7 @@ Deno.test("hostile requests over raw TCP (Deno.serve)", async (t) => {
   try {
     for (const c of CASES) {
       await t.step(c.name, async () => {
-        const verdict = c.judge(await sendRaw(port, c.request));
+        const verdict = c.judge(await runCase(port, c));
         console.log(`${c.name}: ${verdict}`);
         if (verdict.startsWith("gap: ")) gaps.push(c.name);
         else assert.match(verdict, /^ok: /);
