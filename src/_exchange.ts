@@ -445,22 +445,17 @@ export class Exchange {
     }
     if (cl >= 0 && total !== cl) {
       if (total < cl) {
-        // Send what there is, then break the stream: the client must not
-        // take a short body for a whole one.
-        this.#closeResult();
-        return this.#respond(
-          new ReadableStream<Uint8Array>({
-            start: (controller) => {
-              for (const part of parts) controller.enqueue(part);
-              this.#log(`too few bytes: Content-Length ${cl}, sent ${total}`);
-              controller.error(
-                new Error(
-                  `Cannot complete the response: Content-Length is ${cl} but the application sent ${total} bytes`,
-                ),
-              );
-            },
-          }),
-        );
+        // The whole body is known and nothing is sent: a clean 500 is
+        // better than headers that promise bytes that never come, which
+        // only a reset could mark as broken and not every runtime resets.
+        this.#committed = false;
+        this.#ended = false;
+        return this.#fail(
+          new Error(
+            `Cannot send the response: Content-Length is ${cl} but the application's body has ${total} bytes`,
+          ),
+          "too few bytes",
+        )!;
       }
       this.#log(
         `too many bytes: Content-Length ${cl}, the application sent ${total}; the rest was dropped`,

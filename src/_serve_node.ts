@@ -126,7 +126,13 @@ function bodyOf(
       over = true;
       req.resume();
     },
-  }, { highWaterMark: BODY_BUFFER, size: (chunk) => chunk.byteLength });
+  }, {
+    // A buffer makes the stream pull at once; a client waiting for 100
+    // Continue has sent nothing to buffer, and the first pull must be the
+    // app's first read.
+    highWaterMark: expectsContinue ? 0 : BODY_BUFFER,
+    size: (chunk) => chunk.byteLength,
+  });
 }
 
 /**

@@ -75,7 +75,8 @@ const GAPS: Gap[] = [
   {
     name: "backslashes in the target become slashes, dot segments resolved",
     recorded: { deno: "/a\\..\\b", bun: "/b" },
-    request: "GET /echo-url/a\\..\\b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    request:
+      "GET /echo-url/a\\..\\b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     observe: (reply) =>
       new URL(reply.slice(reply.indexOf("\r\n\r\n") + 4)).pathname.replace(
         "/echo-url",
@@ -85,7 +86,8 @@ const GAPS: Gap[] = [
   {
     name: "a raw octet that is not UTF-8 becomes U+FFFD",
     recorded: { deno: "400", bun: "/%EF%BF%BD" },
-    request: "GET /echo-url/\xe9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    request:
+      "GET /echo-url/\xe9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     observe: (reply) =>
       reply.startsWith("HTTP/1.1 200")
         ? new URL(reply.slice(reply.indexOf("\r\n\r\n") + 4)).pathname
@@ -143,7 +145,11 @@ const runtime = g.Bun ? "bun" : "deno";
 let port: number;
 let stop: () => unknown;
 if (g.Bun) {
-  const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+  const server = g.Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: handler,
+  });
   port = server.port;
   stop = () => server.stop(true);
 } else {
@@ -162,7 +168,9 @@ for (const gap of GAPS) {
   const same = seen === recorded;
   if (!same) changed++;
   console.log(
-    `${runtime} | ${gap.name} | ${seen}${same ? "" : ` (recorded: ${recorded})`}`,
+    `${runtime} | ${gap.name} | ${seen}${
+      same ? "" : ` (recorded: ${recorded})`
+    }`,
   );
 }
 stop();
