@@ -2,7 +2,7 @@
 // rules (latin-1, raw bytes), stdin bounded by CONTENT_LENGTH, the output
 // format, and the error paths. tests/cgi_test.ts runs it under lighttpd.
 import assert from "node:assert/strict";
-import { type CgiIo, readCgiVariables, runCgi } from "../src/_cgi.ts";
+import { type CgiIo, readCgiVariables, runCgi } from "../src/cgi/_cgi.ts";
 import type { App, Environ } from "../mod.ts";
 
 const enc = new TextEncoder();

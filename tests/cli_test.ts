@@ -1,11 +1,11 @@
-// The tsgi CLI as a user runs it: a subprocess on Deno (src/cli.ts), Bun
-// (src/cli.ts) and Node (the npm build's bin), served to over real TCP.
+// The tsgi CLI as a user runs it: a subprocess on Deno (src/cli/cli.ts), Bun
+// (src/cli/cli.ts) and Node (the npm build's bin), served to over real TCP.
 import assert from "node:assert/strict";
 import { freePort, LineReader, waitForPort } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const APP = `${ROOT}tests/fixtures/cli_app.mjs`;
-const NPM_BIN = `${ROOT}npm/src/_bin.js`;
+const NPM_BIN = `${ROOT}npm/src/cli/_bin.js`;
 
 function onPath(name: string): boolean {
   return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
@@ -38,12 +38,12 @@ interface Runtime {
 const RUNTIMES: Runtime[] = [
   {
     name: "deno",
-    command: [Deno.execPath(), "run", "-A", `${ROOT}src/cli.ts`],
+    command: [Deno.execPath(), "run", "-A", `${ROOT}src/cli/cli.ts`],
     available: true,
   },
   {
     name: "bun",
-    command: ["bun", `${ROOT}src/cli.ts`],
+    command: ["bun", `${ROOT}src/cli/cli.ts`],
     available: onPath("bun"),
   },
   {

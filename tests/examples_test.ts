@@ -51,7 +51,7 @@ const CLI_LISTENING = /Listening at: http:\/\/127\.0\.0\.1:(\d+) /;
 
 Deno.test("the CLI recipe: examples/hello.ts under the tsgi CLI on Deno", async () => {
   await withExample(
-    ["deno", "run", "-A", "src/cli.ts", "--port", "0", "examples/hello.ts"],
+    ["deno", "run", "-A", "src/cli/cli.ts", "--port", "0", "examples/hello.ts"],
     async (origin) => {
       assert.equal(await text(origin + "/"), "Hello world!\n");
     },
@@ -63,7 +63,7 @@ Deno.test("the CLI recipe: examples/hello.ts under the tsgi CLI on Bun, two work
   await withExample(
     [
       "bun",
-      "src/cli.ts",
+      "src/cli/cli.ts",
       "--workers",
       "2",
       "--port",

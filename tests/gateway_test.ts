@@ -214,7 +214,7 @@ Deno.test("errors: start_response never called is a 500", async () => {
 
 Deno.test("errors: the write of a request before its start_response throws", async () => {
   // The PEP's example gateway raises "write() before start_response()".
-  const { Exchange } = await import("../src/_exchange.ts");
+  const { Exchange } = await import("../src/gateway/_exchange.ts");
   const exchange = new Exchange({
     environ: {} as never,
     errors: { write() {}, writelines() {}, flush() {} },

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 import type { App } from "../mod.ts";
-import { serve } from "../src/serve.ts";
+import { serve } from "../src/serve/serve.ts";
 import { sendRaw } from "../scripts/reliability/hostile_cases.ts";
 
 const SECRET = "db-password=hunter2";

@@ -1,7 +1,7 @@
 // serve() on Deno: real servers on 127.0.0.1, port 0.
 import assert from "node:assert/strict";
 import { type App, serve } from "../mod.ts";
-import { logDate, StderrLog } from "../src/_access_log.ts";
+import { logDate, StderrLog } from "../src/serve/_access_log.ts";
 import { b, dec } from "./_helpers.ts";
 import {
   checkGracefulShutdown,

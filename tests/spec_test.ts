@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 import type { Environ } from "../mod.ts";
-import { checkHeaders, HOP_BY_HOP, parseStatus } from "../src/_check.ts";
+import {
+  checkHeaders,
+  HOP_BY_HOP,
+  parseStatus,
+} from "../src/gateway/_response_rules.ts";
 
 // The shared/ folder sits beside the repo checkout; TSGI_CHECKLIST points
 // elsewhere (a git worktree checked out one level deeper, say).
@@ -14,7 +18,7 @@ const CHECKLIST_URL = Deno.env.get("TSGI_CHECKLIST")
   ? new URL(Deno.env.get("TSGI_CHECKLIST")!, `file://${Deno.cwd()}/`)
   : new URL("../../shared/pep3333-checklist.md", import.meta.url);
 const SPEC_URL = new URL("../SPEC.md", import.meta.url);
-const VALIDATOR_URL = new URL("../src/validator.ts", import.meta.url);
+const VALIDATOR_URL = new URL("../src/toolkit/validator.ts", import.meta.url);
 
 function readOptional(url: URL): string | undefined {
   try {
@@ -133,7 +137,8 @@ Deno.test("every section reference in SPEC.md's text exists", () => {
 });
 
 Deno.test({
-  name: "every checklist rule src/validator.ts cites appears in SPEC.md",
+  name:
+    "every checklist rule src/toolkit/validator.ts cites appears in SPEC.md",
   ignore: validator === undefined || checklist === undefined,
   fn() {
     const known = new Set(checklistIds(checklist!));
@@ -151,13 +156,13 @@ Deno.test({
       // IDs past a family's last rule are citation typos ("S99").
       assert.ok(
         known.has(id) || Number(id.slice(1)) <= highest.get(id[0])!,
-        `src/validator.ts cites ${id}, which the checklist does not define`,
+        `src/toolkit/validator.ts cites ${id}, which the checklist does not define`,
       );
       if (!known.has(id)) continue;
       assert.match(
         spec,
         new RegExp(`\\b${id}\\b`),
-        `src/validator.ts cites ${id}, which SPEC.md never mentions`,
+        `src/toolkit/validator.ts cites ${id}, which SPEC.md never mentions`,
       );
     }
   },

@@ -10,7 +10,7 @@ import type {
   InputStream,
   StartResponse,
 } from "../mod.ts";
-import { validator } from "../src/validator.ts";
+import { validator } from "../src/toolkit/validator.ts";
 import { b, dec, harness } from "./_helpers.ts";
 import { endless, readOneAndAbort, withServer } from "./_serve.ts";
 
@@ -753,10 +753,12 @@ Deno.test("validator: S62 an unclosed result is reported when garbage-collected"
   // FinalizationRegistry needs a real collection: run in a child with gc().
   const script = `
     import { validator } from ${
-    JSON.stringify(new URL("../src/validator.ts", import.meta.url).href)
+    JSON.stringify(new URL("../src/toolkit/validator.ts", import.meta.url).href)
   };
     import { BodyInput } from ${
-    JSON.stringify(new URL("../src/input_stream.ts", import.meta.url).href)
+    JSON.stringify(
+      new URL("../src/gateway/input_stream.ts", import.meta.url).href,
+    )
   };
     const logs = [];
     const errors = { write: (t) => { logs.push(t); if (t.includes("S62")) { console.log(t.trim()); Deno.exit(0); } }, writelines() {}, flush() {} };

@@ -32,7 +32,10 @@ test("npm: package.json has no dependencies and every export resolves", async ()
     const module = await import(new URL(target.import, npm).href);
     assert.equal(typeof module, "object", key);
   }
-  const declarations = await readFile(new URL("src/serve.d.ts", npm), "utf8");
+  const declarations = await readFile(
+    new URL("src/serve/serve.d.ts", npm),
+    "utf8",
+  );
   assert.doesNotMatch(declarations, /from "\.[^"]*\.ts"/);
   assert.match(declarations, /export declare function serve\(/);
 });

@@ -1,0 +1,387 @@
+// serve() on Node: node:http bridged to the Fetch API. The request body
+// streams in and the response streams out, each with backpressure; a client
+// that goes away cancels the response body, which runs the app's close().
+// node:http's shapes are declared here, so the sources need no @types/node.
+
+import type { Listener, ListenOptions } from "./_adapter.ts";
+import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
+
+interface NodeSocket {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}
+
+interface IncomingMessage {
+  readonly method?: string;
+  readonly url?: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly socket: NodeSocket;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+interface ServerResponse {
+  shouldKeepAlive: boolean;
+  readonly writableFinished: boolean;
+  writeHead(
+    status: number,
+    reason: string | undefined,
+    headers: string[],
+  ): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: Uint8Array): unknown;
+  once(event: "drain", listener: () => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  destroy(): unknown;
+}
+
+interface NodeServer {
+  listen(port: number, hostname: string, callback: () => void): unknown;
+  address(): { address: string; port: number } | string | null;
+  close(): unknown;
+  closeIdleConnections(): void;
+  once(event: "close", listener: () => void): unknown;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+}
+
+interface NodeHttp {
+  createServer(
+    listener: (req: IncomingMessage, res: ServerResponse) => void,
+  ): NodeServer;
+}
+
+// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
+// leave it alone: it is loaded only when serve() runs on Node.
+const NODE_HTTP: string = "node:http";
+
+// How much of the request body may wait in memory before the socket is
+// paused: the app reads it as a stream.
+const BODY_BUFFER = 65536;
+
+// A Host header that cannot change the meaning of the URL it is put in.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d*)?$/;
+
+const encoder = new TextEncoder();
+
+/** The request body as a stream that pauses the socket while it is full. */
+function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let over = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk) => {
+        if (over) return;
+        // A plain view, not the Buffer: apps get Uint8Array semantics.
+        controller.enqueue(
+          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.on("end", () => {
+        if (over) return;
+        over = true;
+        controller.close();
+      });
+      const fail = (error: Error) => {
+        if (over) return;
+        over = true;
+        controller.error(error);
+      };
+      req.on("error", fail);
+      req.on("close", () =>
+        fail(
+          new Error(
+            "Cannot read the request body: the client closed the connection before it ended",
+          ),
+        ));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      // The app is done with the body; the rest is read and dropped so the
+      // connection stays usable.
+      over = true;
+      req.resume();
+    },
+  }, { highWaterMark: BODY_BUFFER, size: (chunk) => chunk.byteLength });
+}
+
+/**
+ * A Request whose `signal` aborts when the client goes away, as on Deno and
+ * Bun. The AbortController is made only when someone asks for the signal:
+ * passing one to the constructor costs Node 20 about a third of an
+ * exchange, and most apps never look.
+ */
+class NodeRequest extends Request {
+  #controller: AbortController | undefined;
+  #gone: Error | undefined;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#gone !== undefined) this.#controller.abort(this.#gone);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The client closed the connection before the response ended. */
+  disconnect(reason: Error): void {
+    this.#gone = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** The Fetch Request for a node:http request, or undefined when it has none. */
+function requestOf(
+  req: IncomingMessage,
+  fallbackHost: string,
+): NodeRequest | undefined {
+  const target = req.url ?? "";
+  let url: string;
+  if (target.startsWith("/")) {
+    const host = req.headers.host;
+    if (host === undefined || host === "") url = fallbackHost + target;
+    else if (typeof host === "string" && HOST.test(host)) {
+      url = "http://" + host + target;
+    } else return undefined;
+  } else if (/^https?:\/\//i.test(target)) {
+    url = target; // absolute-form (RFC 9112 §3.2.2)
+  } else return undefined;
+  const method = req.method ?? "GET";
+  const raw = req.rawHeaders;
+  const headers = new Headers();
+  try {
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    const bodyless = method === "GET" || method === "HEAD" ||
+      (req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0");
+    return new NodeRequest(url, {
+      method,
+      headers,
+      body: bodyless ? null : bodyOf(req),
+      duplex: "half",
+    } as RequestInit);
+  } catch {
+    // A URL, method or header the Fetch API refuses (CONNECT, TRACE, …).
+    return undefined;
+  }
+}
+
+/** Answers with a short plain-text error. */
+function plain(res: ServerResponse, status: number, reason: string): void {
+  const body = encoder.encode(`${status} ${reason}\n`);
+  res.writeHead(status, reason, [
+    "content-type",
+    "text/plain; charset=utf-8",
+    "content-length",
+    String(body.length),
+  ]);
+  res.end(body);
+}
+
+/** One request's link between node:http and the Fetch response. */
+class Exchange {
+  gone = false;
+  request: NodeRequest | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  wake: (() => void) | undefined;
+
+  /** The client went away before the response ended. */
+  disconnect(): void {
+    this.gone = true;
+    const reason = new Error("The client closed the connection");
+    this.request?.disconnect(reason);
+    this.wake?.();
+    this.reader?.cancel(reason).catch(() => {});
+  }
+}
+
+function headersOf(response: Response): string[] {
+  const flat: string[] = [];
+  let cookies = false;
+  for (const [name, value] of response.headers) {
+    // Some Headers implementations join Set-Cookie when iterated.
+    if (name === "set-cookie") cookies = true;
+    else flat.push(name, value);
+  }
+  if (cookies) {
+    for (const cookie of response.headers.getSetCookie()) {
+      flat.push("set-cookie", cookie);
+    }
+  }
+  return flat;
+}
+
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  res: ServerResponse,
+  exchange: Exchange,
+): Promise<void> {
+  const reader = body.getReader();
+  exchange.reader = reader;
+  let sent = 0;
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (exchange.gone) return;
+      if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end, which is what runs the app's close().
+        res.end(step.value);
+        break;
+      }
+      if (!res.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          exchange.wake = resolve;
+          res.once("drain", resolve);
+        });
+        exchange.wake = undefined;
+        if (exchange.gone) return;
+      }
+    }
+    if (sent !== length) res.end();
+  } catch {
+    // The body broke after the status went out (the app raised, or sent
+    // less than its Content-Length): cut the connection so the client
+    // cannot take the part it got for the whole.
+    if (!exchange.gone) res.destroy();
+    return;
+  }
+  // The whole body is sent; what follows is the app's own business (an
+  // error raised after the last byte is the gateway's to log).
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
+  }
+}
+
+function send(
+  response: Response,
+  res: ServerResponse,
+  exchange: Exchange,
+  closing: boolean,
+): void {
+  if (exchange.gone) {
+    response.body?.cancel().catch(() => {});
+    return;
+  }
+  // While shutting down, no connection is kept for another request.
+  if (closing) res.shouldKeepAlive = false;
+  try {
+    const headers = headersOf(response);
+    const known = (response as unknown as Record<symbol, number | undefined>)[
+      KNOWN_LENGTH
+    ];
+    // The gateway knows this body's length but left it to the runtime.
+    if (known !== undefined) headers.push("content-length", `${known}`);
+    res.writeHead(
+      response.status,
+      response.statusText || undefined,
+      headers,
+    );
+  } catch {
+    response.body?.cancel().catch(() => {});
+    plain(res, 500, "Internal Server Error");
+    return;
+  }
+  const body = response.body;
+  if (body === null) res.end();
+  else pump(body, knownLength(response), res, exchange);
+}
+
+function isThenable(value: unknown): value is PromiseLike<Response> {
+  return typeof (value as PromiseLike<unknown>)?.then === "function";
+}
+
+/** Starts a node:http server; settles once it is listening. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const http = await import(NODE_HTTP) as NodeHttp;
+  let closing = false;
+  let fallbackHost = "";
+  const server = http.createServer((req, res) => {
+    const exchange = new Exchange();
+    res.on("close", () => {
+      if (!res.writableFinished) exchange.disconnect();
+      // A connection whose response ended after shutdown() began is idle
+      // now; node:http would otherwise keep it open until its client left.
+      if (closing) server.closeIdleConnections();
+    });
+    // llhttp ends a request line at a bare LF and calls what it got
+    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
+    // No client speaks 0.9 any more: refuse it.
+    const request = exchange.request = req.httpVersion.startsWith("0.")
+      ? undefined
+      : requestOf(req, fallbackHost);
+    if (request === undefined) {
+      res.shouldKeepAlive = false;
+      plain(res, 400, "Bad Request");
+      return;
+    }
+    const info = {
+      remoteAddr: {
+        hostname: req.socket.remoteAddress,
+        port: req.socket.remotePort,
+        transport: "tcp",
+      },
+    };
+    let response: Response | Promise<Response>;
+    try {
+      response = options.handler("HTTP/" + req.httpVersion)(request, info);
+    } catch {
+      plain(res, 500, "Internal Server Error");
+      return;
+    }
+    if (isThenable(response)) {
+      response.then(
+        (value) => send(value, res, exchange, closing),
+        () => {
+          if (!exchange.gone) plain(res, 500, "Internal Server Error");
+        },
+      );
+    } else {
+      send(response, res, exchange, closing);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address !== null
+    ? address
+    : { address: options.hostname, port: options.port };
+  fallbackHost = "http://" +
+    (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
+    ":" + bound.port;
+  const finished = new Promise<void>((resolve) =>
+    server.once("close", resolve)
+  );
+  return {
+    hostname: bound.address,
+    port: bound.port,
+    finished,
+    shutdown() {
+      closing = true;
+      // close() stops listening and, since Node 19, drops idle keep-alive
+      // connections; connections with a request in flight are closed as
+      // their responses end (see the "close" listener above).
+      server.close();
+      server.closeIdleConnections();
+      return finished;
+    },
+  };
+}
