@@ -22,8 +22,8 @@
 
 export * from "./src/types.ts";
 export { toFetchHandler } from "./src/gateway/to_fetch_handler.ts";
-export { BodyInput } from "./src/gateway/input_stream.ts";
-export { LogStream } from "./src/gateway/error_stream.ts";
+export { BodyInput, ReadableInputStream } from "./src/gateway/input_stream.ts";
+export { LogErrorStream, LogStream } from "./src/gateway/error_stream.ts";
 export { FileWrapper, wrapFile } from "./src/gateway/file_wrapper.ts";
 export { type ValidatedApp, validator } from "./src/toolkit/validator.ts";
 export {

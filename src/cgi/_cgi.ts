@@ -5,8 +5,8 @@
 
 import { errorResponse, Exchange, KNOWN_LENGTH } from "../gateway/_exchange.ts";
 import { VERSION } from "../gateway/_environ.ts";
-import { BodyInput } from "../gateway/input_stream.ts";
-import { LogStream } from "../gateway/error_stream.ts";
+import { ReadableInputStream } from "../gateway/input_stream.ts";
+import { LogErrorStream } from "../gateway/error_stream.ts";
 import { wrapFile } from "../gateway/file_wrapper.ts";
 import { bytesToNative, utf8ToNative } from "../gateway/_latin1.ts";
 import { statusLine } from "../fetch/_fetch.ts";
@@ -179,8 +179,8 @@ export function boundedStream(
 /** Builds the environ of the one request a CGI script serves. */
 export function createCgiEnviron(
   vars: Record<string, string>,
-  input: BodyInput,
-  errors: LogStream,
+  input: ReadableInputStream,
+  errors: LogErrorStream,
   options: CgiOptions,
 ): Environ {
   const environ: Record<string, unknown> = { ...vars };
@@ -248,7 +248,9 @@ export async function runCgi(
   io: CgiIo,
   options: CgiOptions = {},
 ): Promise<void> {
-  const errors = new LogStream(options.errors ?? ((text) => io.error(text)));
+  const errors = new LogErrorStream(
+    options.errors ?? ((text) => io.error(text)),
+  );
   let stdin: ReturnType<typeof boundedStream> | undefined;
   let where = "CGI request";
   let head = false;
@@ -266,7 +268,7 @@ export async function runCgi(
     if (Number.isSafeInteger(length) && length > 0) {
       stdin = boundedStream(() => io.stdin(), length);
     }
-    const input = new BodyInput(stdin?.stream ?? null, maxBodySize);
+    const input = new ReadableInputStream(stdin?.stream ?? null, maxBodySize);
     const environ = createCgiEnviron(vars, input, errors, options);
     head = environ.REQUEST_METHOD === "HEAD";
     where = `${environ.REQUEST_METHOD} ${environ.REQUEST_URI}`;

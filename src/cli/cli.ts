@@ -13,6 +13,7 @@
  */
 
 import { serve, type Server } from "../serve/serve.ts";
+import { urlOf } from "../serve/_adapter.ts";
 import { VERSION } from "../gateway/_environ.ts";
 import type { ChildProcess, CliHost } from "./_host.ts";
 import { BOOT_LINE } from "./_host.ts";
@@ -321,12 +322,6 @@ function logger(host: CliHost): (level: string, message: string) => void {
     } ${zone}`;
     host.writeErr(`[${stamp}] [${host.pid}] [${level}] ${message}\n`);
   };
-}
-
-function urlOf(hostname: string, port: number): string {
-  return `http://${
-    hostname.includes(":") ? `[${hostname}]` : hostname
-  }:${port}`;
 }
 
 /** The running runtime's host; only its file is loaded. */

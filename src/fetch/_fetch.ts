@@ -3,6 +3,7 @@
 // proxy): headers, path and body out; status, headers and body back.
 
 import { HOP_BY_HOP } from "../gateway/_response_rules.ts";
+import { PATH_SAFE, quote } from "../toolkit/_url.ts";
 import type {
   AppIterable,
   Environ,
@@ -114,20 +115,9 @@ export function responseHeaders(headers: Headers): Header[] {
   return out;
 }
 
-// Path characters that need no escaping (RFC 3986 pchar and "/").
-const PLAIN = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
-
 /** Percent-encodes a latin-1 path (one char per octet) for a URL. */
 export function encodePath(path: string): string {
-  let out = "";
-  for (const c of path) {
-    const code = c.codePointAt(0)!;
-    if (code < 0x80 && PLAIN.test(c)) out += c;
-    else if (code <= 0xff) {
-      out += "%" + code.toString(16).toUpperCase().padStart(2, "0");
-    } else out += encodeURIComponent(c);
-  }
-  return out;
+  return quote(path, PATH_SAFE);
 }
 
 /** Whether the request carries a body to hand on. */
@@ -146,7 +136,7 @@ export function hasBody(environ: Environ): boolean {
  * `wsgi.input` as ReadableStreams read only as they are pulled; a new
  * stream per attempt, so an unread body can be sent again.
  */
-export class InputBody {
+export class OutgoingBody {
   /** Set once anything has been read from `wsgi.input`. */
   pulled = false;
   readonly #input: InputStream;
@@ -161,7 +151,7 @@ export class InputBody {
     const input = this.#input as InputStream & {
       read1?(size: number): Promise<Uint8Array>;
     };
-    // read1 (tsgi's BodyInput) relays bytes as they come; plain PEP 3333
+    // read1 (tsgi's ReadableInputStream) relays bytes as they come; plain PEP 3333
     // read(n) waits for n of them, so a trickling body moves in n-byte steps.
     const read = typeof input.read1 === "function"
       ? (n: number) => input.read1!(n)

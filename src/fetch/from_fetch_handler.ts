@@ -8,10 +8,11 @@
 import {
   encodePath,
   hasBody,
-  InputBody,
+  OutgoingBody,
   requestHeaders,
   respond,
 } from "./_fetch.ts";
+import { origin } from "../toolkit/_url.ts";
 import type { App, AppIterable, Environ } from "../types.ts";
 
 /** A Fetch handler as {@linkcode fromFetchHandler} takes it. */
@@ -21,9 +22,14 @@ export type AnyFetchHandler = (
 ) => Response | Promise<Response>;
 
 /**
- * The URL of the request an environ describes: scheme, `HTTP_HOST` (or
- * `SERVER_NAME:SERVER_PORT`), `SCRIPT_NAME` + `PATH_INFO` percent-encoded
- * again, and `QUERY_STRING`.
+ * The URL of the request an environ describes, as a Fetch handler is given
+ * it: scheme, `HTTP_HOST` (or `SERVER_NAME:SERVER_PORT`), `SCRIPT_NAME` +
+ * `PATH_INFO` percent-encoded again, and `QUERY_STRING`.
+ *
+ * It is {@linkcode requestUri} with one difference: every RFC 3986 path
+ * character (`:@!$&'()*+,;=` and `/`) stays as it is, where wsgiref's
+ * `request_uri` escapes all but `/;=,`, so a Fetch router sees the path the
+ * client sent. Both take the origin the same way.
  *
  * @param environ The request environ.
  * @returns The absolute URL.
@@ -40,20 +46,11 @@ export type AnyFetchHandler = (
  * ```
  */
 export function environUrl(environ: Environ): string {
-  const scheme = environ["wsgi.url_scheme"] ?? "http";
-  let host = environ.HTTP_HOST as string | undefined;
-  if (host === undefined || host === "") {
-    const port = environ.SERVER_PORT;
-    host = (scheme === "https" && port === "443") ||
-        (scheme === "http" && port === "80")
-      ? environ.SERVER_NAME
-      : `${environ.SERVER_NAME}:${port}`;
-  }
   const path = encodePath(
     (environ.SCRIPT_NAME ?? "") + (environ.PATH_INFO ?? ""),
-  ) || "/";
+  );
   const query = environ.QUERY_STRING;
-  return `${scheme}://${host}${path.startsWith("/") ? path : "/" + path}${
+  return `${origin(environ)}${path.startsWith("/") ? path : "/" + path}${
     query ? "?" + query : ""
   }`;
 }
@@ -110,7 +107,7 @@ export function fromFetchHandler(handler: AnyFetchHandler): App {
       signal: abort.signal,
     };
     if (hasBody(environ)) {
-      init.body = new InputBody(environ["wsgi.input"]).stream();
+      init.body = new OutgoingBody(environ["wsgi.input"]).stream();
       init.duplex = "half";
     }
     const request = new Request(environUrl(environ), init);

@@ -8,7 +8,7 @@
 import {
   encodePath,
   hasBody,
-  InputBody,
+  OutgoingBody,
   requestHeaders,
   respond,
   ResponseBody,
@@ -68,7 +68,7 @@ function isConnectError(error: unknown): boolean {
 }
 
 /** An error and its causes on one line: fetch hides the reason in `cause`. */
-function describe(error: unknown): string {
+function causeChain(error: unknown): string {
   let text = String(error);
   let cause = (error as { cause?: unknown })?.cause;
   for (let depth = 0; cause !== undefined && depth < 3; depth++) {
@@ -90,7 +90,7 @@ function gatewayError(
     errors?.write(
       `tsgi: proxy: ${why} (${environ.REQUEST_METHOD} ${
         environ.REQUEST_URI ?? environ.PATH_INFO
-      })${error === undefined ? "" : `: ${describe(error)}`}\n`,
+      })${error === undefined ? "" : `: ${causeChain(error)}`}\n`,
     );
     errors?.flush();
   } catch {
@@ -202,7 +202,7 @@ export function proxy(
     const path = encodePath(environ.PATH_INFO ?? "");
     const query = environ.QUERY_STRING ? "?" + environ.QUERY_STRING : "";
     const body = hasBody(environ)
-      ? new InputBody(environ["wsgi.input"])
+      ? new OutgoingBody(environ["wsgi.input"])
       : undefined;
 
     const first = turn;

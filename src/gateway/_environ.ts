@@ -4,8 +4,8 @@
 // for them, and all of them at once when the keys are enumerated. To the
 // app it behaves as the plain dict PEP 3333 asks for.
 
-import { BodyInput } from "./input_stream.ts";
-import { LogStream } from "./error_stream.ts";
+import { ReadableInputStream } from "./input_stream.ts";
+import { LogErrorStream } from "./error_stream.ts";
 import {
   decodePath,
   isAbsoluteUrl,
@@ -180,7 +180,7 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
 
   /** The request's error stream (the one the app sees as wsgi.errors). */
   get errors(): ErrorStream {
-    return this.#errors ??= new LogStream(this.config.errors);
+    return this.#errors ??= new LogErrorStream(this.config.errors);
   }
 
   get debug(): boolean {
@@ -238,7 +238,10 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
         break;
       }
       case "wsgi.input":
-        value = new BodyInput(this.request.body, this.config.maxBodySize);
+        value = new ReadableInputStream(
+          this.request.body,
+          this.config.maxBodySize,
+        );
         break;
       case "wsgi.errors":
         value = this.errors;

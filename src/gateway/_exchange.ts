@@ -3,9 +3,10 @@
 // gateway (Fetch, CGI) builds an environ and hands it to an Exchange.
 
 import { parseStatus, show, type Status } from "./_response_rules.ts";
-import { checkHeaders } from "./_response_rules.ts";
+import { checkHeaders, isBodiless } from "./_response_rules.ts";
 import { concat } from "./_bytes.ts";
-import { BODY_BROKEN, BODY_TOO_LARGE } from "./input_stream.ts";
+import { BODY_BROKEN, BODY_TOO_LARGE } from "./_body_errors.ts";
+import { describeError, isThenable } from "./_values.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import type {
   App,
@@ -62,15 +63,6 @@ export interface ExchangeContext {
   finish?(): void;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown>)?.then === "function";
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? String(error);
-  return show(error);
-}
-
 /**
  * The header list as a record when that says the same: the runtimes take
  * a record faster than a list of pairs (Deno runs each pair through the
@@ -92,11 +84,6 @@ function headersInit(list: Header[]): HeadersInit {
   return record;
 }
 
-/** Statuses whose responses never carry content (RFC 9110 §6.4.1). */
-function isBodiless(code: number): boolean {
-  return code === 204 || code === 205 || code === 304;
-}
-
 /** Builds a plain-text error response that leaks nothing unless debugging. */
 export function errorResponse(
   code: number,
@@ -106,7 +93,7 @@ export function errorResponse(
   head: boolean,
 ): Response {
   const text = debug && error !== undefined
-    ? `${code} ${reason}\n\n${describe(error)}\n`
+    ? `${code} ${reason}\n\n${describeError(error)}\n`
     : `${code} ${reason}\n`;
   const body = encoder.encode(text);
   return new Response(head ? null : body, {
@@ -268,7 +255,7 @@ export class Exchange {
       this.#ctx.errors.write(
         error === undefined
           ? `tsgi: ${what} (${where})\n`
-          : `tsgi: ${what} (${where}): ${describe(error)}\n`,
+          : `tsgi: ${what} (${where}): ${describeError(error)}\n`,
       );
       this.#ctx.errors.flush();
     } catch {

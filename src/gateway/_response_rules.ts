@@ -38,6 +38,11 @@ export interface Status {
 
 const statusCache = new Map<string, Status>();
 
+/** Statuses whose responses never carry content (RFC 9110 §6.4.1). */
+export function isBodiless(code: number): boolean {
+  return code === 204 || code === 205 || code === 304;
+}
+
 /** Show a value in an error message without letting it break the line. */
 export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);

@@ -13,14 +13,14 @@ import type { ErrorStream } from "../types.ts";
  *
  * @example Collect what an app logs
  * ```ts
- * import { LogStream } from "@tsgi/tsgi";
+ * import { LogErrorStream } from "@tsgi/tsgi";
  * const lines: string[] = [];
- * const errors = new LogStream((text) => lines.push(text));
+ * const errors = new LogErrorStream((text) => lines.push(text));
  * errors.write("disk almost full\n");
  * console.log(lines); // ["disk almost full\n"]
  * ```
  */
-export class LogStream implements ErrorStream {
+export class LogErrorStream implements ErrorStream {
   #sink: ((text: string) => void) | undefined;
   #pending = "";
 
@@ -71,3 +71,17 @@ export class LogStream implements ErrorStream {
     }
   }
 }
+
+/**
+ * The former name of {@linkcode LogErrorStream}.
+ *
+ * @deprecated Use {@linkcode LogErrorStream}: the class is an
+ * {@linkcode ErrorStream}, which the old name did not say.
+ */
+export const LogStream: typeof LogErrorStream = LogErrorStream;
+/**
+ * The former name of {@linkcode LogErrorStream}.
+ *
+ * @deprecated Use {@linkcode LogErrorStream}.
+ */
+export type LogStream = LogErrorStream;

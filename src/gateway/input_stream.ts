@@ -6,6 +6,7 @@
 
 import type { InputStream } from "../types.ts";
 import { concat } from "./_bytes.ts";
+import { BODY_BROKEN, BODY_TOO_LARGE } from "./_body_errors.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Bytes asked of the source per chunk when reading into our own buffers. */
@@ -16,12 +17,6 @@ const CHUNK = 65536;
  * doesn't try to allocate a terabyte.
  */
 const MAX_EXACT = 2 ** 24;
-
-/** Marks the RangeError thrown when a body passes `maxBodySize`. */
-export const BODY_TOO_LARGE: unique symbol = Symbol("tsgi.bodyTooLarge");
-
-/** Marks the Error thrown when the client's body breaks off or is malformed. */
-export const BODY_BROKEN: unique symbol = Symbol("tsgi.bodyBroken");
 
 function toSize(size: number | null | undefined): number {
   if (size === undefined || size === null) return Infinity;
@@ -43,13 +38,13 @@ function toSize(size: number | null | undefined): number {
  *
  * @example Read a POST body
  * ```ts
- * import { BodyInput } from "@tsgi/tsgi";
- * const input = new BodyInput(new Request("http://x/", { method: "POST", body: "a\nb" }).body);
+ * import { ReadableInputStream } from "@tsgi/tsgi";
+ * const input = new ReadableInputStream(new Request("http://x/", { method: "POST", body: "a\nb" }).body);
  * console.log(await input.readline()); // Uint8Array [97, 10]
  * console.log(await input.read()); // Uint8Array [98]
  * ```
  */
-export class BodyInput implements InputStream {
+export class ReadableInputStream implements InputStream {
   #source: ReadableStream<Uint8Array> | null;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   // Set when the source is a byte stream (Deno's request bodies, stdin):
@@ -323,3 +318,18 @@ export class BodyInput implements InputStream {
     }
   }
 }
+
+/**
+ * The former name of {@linkcode ReadableInputStream}.
+ *
+ * @deprecated Use {@linkcode ReadableInputStream}: the class is an
+ * {@linkcode InputStream} over a ReadableStream, and `BodyInput` read as the
+ * mirror of the body going the other way.
+ */
+export const BodyInput: typeof ReadableInputStream = ReadableInputStream;
+/**
+ * The former name of {@linkcode ReadableInputStream}.
+ *
+ * @deprecated Use {@linkcode ReadableInputStream}.
+ */
+export type BodyInput = ReadableInputStream;

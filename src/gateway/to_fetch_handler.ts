@@ -7,7 +7,7 @@
 
 import { configure, createEnviron, EnvironState } from "./_environ.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
-import { LogStream } from "./error_stream.ts";
+import { LogErrorStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
 /**
@@ -53,7 +53,7 @@ export function toFetchHandler(
     if (limited) {
       const length = request.headers.get("content-length");
       if (length !== null && Number(length) > config.maxBodySize) {
-        new LogStream(config.errors).write(
+        new LogErrorStream(config.errors).write(
           `tsgi: request body of ${length} bytes is larger than maxBodySize (${config.maxBodySize}), answered 413 (${request.method} ${request.url})\n`,
         );
         return errorResponse(

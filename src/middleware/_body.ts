@@ -5,6 +5,7 @@
 
 import { concat } from "../gateway/_bytes.ts";
 import { show } from "../gateway/_response_rules.ts";
+import { isThenable } from "../gateway/_values.ts";
 import type {
   App,
   AppIterable,
@@ -17,11 +18,6 @@ type Step = IteratorResult<Uint8Array, undefined>;
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 
 const DONE: Step = Object.freeze({ done: true, value: undefined });
-
-/** Whether a value has a `then` method. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown>)?.then === "function";
-}
 
 /**
  * Calls an app and hands its result (sync or awaited) to `wrap`; an error

@@ -3,7 +3,8 @@
 // changed headers, and pass the body through a chunk function or a
 // TransformStream as it streams.
 
-import { isThenable, mapBody, Source, StreamedBody } from "./_body.ts";
+import { isThenable } from "../gateway/_values.ts";
+import { mapBody, Source, StreamedBody } from "./_body.ts";
 import type {
   App,
   AppIterable,

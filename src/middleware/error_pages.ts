@@ -6,6 +6,7 @@
  */
 
 import { callApp, mapBody, Source } from "./_body.ts";
+import { describeError } from "../gateway/_values.ts";
 import { FileWrapper } from "../gateway/file_wrapper.ts";
 import type {
   App,
@@ -42,15 +43,6 @@ export interface ErrorPagesOptions {
 
 const encoder = new TextEncoder();
 
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? String(error);
-  try {
-    return `thrown: ${JSON.stringify(error)}`;
-  } catch {
-    return `thrown: ${String(error)}`;
-  }
-}
-
 function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
@@ -68,7 +60,7 @@ function page(
   const html = format === "html" ||
     (format === "auto" &&
       /text\/html/i.test(String(environ.HTTP_ACCEPT ?? "")));
-  const detail = options.debug ? describe(error) : undefined;
+  const detail = options.debug ? describeError(error) : undefined;
   if (!html) {
     const text = detail === undefined
       ? "500 Internal Server Error\n"
@@ -88,7 +80,7 @@ function log(environ: Environ, error: unknown): void {
   const errors = environ["wsgi.errors"] as ErrorStream | undefined;
   const line = `tsgi: error page for ${environ.REQUEST_METHOD} ${
     environ.REQUEST_URI ?? environ.PATH_INFO
-  }: ${describe(error)}\n`;
+  }: ${describeError(error)}\n`;
   try {
     if (errors === undefined) console.error(line.trimEnd());
     else {

@@ -36,3 +36,9 @@ export interface Listener {
 export interface Adapter {
   listen(options: ListenOptions): Promise<Listener>;
 }
+
+/** `http://host:port` for a listening address, an IPv6 host in brackets. */
+export function urlOf(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host}:${port}`;
+}

@@ -5,6 +5,7 @@
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
+import { isThenable } from "../gateway/_values.ts";
 
 interface NodeSocket {
   readonly remoteAddress?: string;
@@ -186,7 +187,7 @@ function plain(res: ServerResponse, status: number, reason: string): void {
 }
 
 /** One request's link between node:http and the Fetch response. */
-class Exchange {
+class NodeExchange {
   gone = false;
   request: NodeRequest | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -222,7 +223,7 @@ async function pump(
   body: ReadableStream<Uint8Array>,
   length: number,
   res: ServerResponse,
-  exchange: Exchange,
+  exchange: NodeExchange,
 ): Promise<void> {
   const reader = body.getReader();
   exchange.reader = reader;
@@ -269,7 +270,7 @@ async function pump(
 function send(
   response: Response,
   res: ServerResponse,
-  exchange: Exchange,
+  exchange: NodeExchange,
   closing: boolean,
 ): void {
   if (exchange.gone) {
@@ -300,17 +301,13 @@ function send(
   else pump(body, knownLength(response), res, exchange);
 }
 
-function isThenable(value: unknown): value is PromiseLike<Response> {
-  return typeof (value as PromiseLike<unknown>)?.then === "function";
-}
-
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const http = await import(NODE_HTTP) as NodeHttp;
   let closing = false;
   let fallbackHost = "";
   const server = http.createServer((req, res) => {
-    const exchange = new Exchange();
+    const exchange = new NodeExchange();
     res.on("close", () => {
       if (!res.writableFinished) exchange.disconnect();
       // A connection whose response ended after shutdown() began is idle

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Adapter, Listener } from "./_adapter.ts";
+import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
 import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
@@ -138,11 +138,6 @@ function loadAdapter(): Promise<Adapter> {
   );
 }
 
-function urlOf(hostname: string, port: number): string {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}/`;
-}
-
 /**
  * Serves a tsgi application over HTTP: wsgiref's `make_server` and
  * `serve_forever` in one call, on Deno, Bun or Node.
@@ -221,7 +216,7 @@ export async function serve(
   const server: Server = {
     hostname: listener.hostname,
     port: listener.port,
-    url: urlOf(listener.hostname, listener.port),
+    url: `${urlOf(listener.hostname, listener.port)}/`,
     finished: listener.finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,

@@ -9,35 +9,11 @@
 import { HOP_BY_HOP } from "../gateway/_response_rules.ts";
 import { VERSION } from "../gateway/_environ.ts";
 import { nativeToBytes, utf8ToNative } from "../gateway/_latin1.ts";
-import { LogStream } from "../gateway/error_stream.ts";
+import { origin, quote } from "./_url.ts";
+import { LogErrorStream } from "../gateway/error_stream.ts";
 import { wrapFile } from "../gateway/file_wrapper.ts";
-import { BodyInput } from "../gateway/input_stream.ts";
+import { ReadableInputStream } from "../gateway/input_stream.ts";
 import type { Environ } from "../types.ts";
-
-const HEX = "0123456789ABCDEF";
-// RFC 3986 unreserved characters, which quote() never escapes.
-const UNRESERVED = /[A-Za-z0-9_.\-~]/;
-
-/**
- * Percent-encodes a native string octet by octet (Python's `quote(s, safe,
- * encoding="latin-1")`): PATH_INFO "/caf\u00c3\u00a9" becomes "/caf%C3%A9",
- * the UTF-8 the client sent.
- */
-function quote(text: string, safe: string, what: string): string {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    const c = text.charCodeAt(i);
-    if (c < 0x80 && (UNRESERVED.test(ch) || safe.includes(ch))) {
-      out += ch;
-    } else if (c <= 0xff) {
-      out += "%" + HEX[c >> 4] + HEX[c & 15];
-    } else {
-      nativeToBytes(text, what); // throws the TypeError that names the char
-    }
-  }
-  return out;
-}
 
 /**
  * The scheme of a request as CGI tells it: `"https"` when the `HTTPS`
@@ -61,18 +37,6 @@ export function guessScheme(
       ["on", "yes", "1"].includes(https.toLowerCase())
     ? "https"
     : "http";
-}
-
-/** `scheme://host[:port]`, as PEP 3333's URL reconstruction (S84) has it. */
-function origin(environ: Readonly<Environ>): string {
-  const scheme = environ["wsgi.url_scheme"];
-  const host = environ.HTTP_HOST;
-  if (typeof host === "string" && host !== "") return `${scheme}://${host}`;
-  const port = environ.SERVER_PORT;
-  const usual = scheme === "https" ? "443" : "80";
-  return port === usual || port === undefined || port === ""
-    ? `${scheme}://${environ.SERVER_NAME}`
-    : `${scheme}://${environ.SERVER_NAME}:${port}`;
 }
 
 /**
@@ -302,9 +266,9 @@ export function setupTestingDefaults(
     ? new TextEncoder().encode(options.body)
     : options.body;
   if (body !== undefined) set("CONTENT_LENGTH", () => String(body.length));
-  set("wsgi.input", () => new BodyInput(body ?? new Uint8Array(0)));
+  set("wsgi.input", () => new ReadableInputStream(body ?? new Uint8Array(0)));
   set("wsgi.input_terminated", () => true);
-  set("wsgi.errors", () => new LogStream(options.errors));
+  set("wsgi.errors", () => new LogErrorStream(options.errors));
   set("wsgi.file_wrapper", () => wrapFile);
   return env as Environ;
 }

@@ -14,6 +14,7 @@
 import {
   checkHeaders,
   HOP_BY_HOP,
+  isBodiless,
   parseStatus,
   show,
 } from "../gateway/_response_rules.ts";
@@ -105,10 +106,6 @@ function rethrow(rule: string, error: unknown): never {
     ? TypeError
     : Error;
   throw new Class(`${rule}: ${error.message}`, { cause: error });
-}
-
-function isBodiless(code: number): boolean {
-  return code === 204 || code === 205 || code === 304;
 }
 
 function hasMethods(value: unknown, names: readonly (string | symbol)[]) {

@@ -63,7 +63,7 @@ Deno.test("README: the From Python WSGI table names what mod.ts exports", async 
   );
   called.delete("app"); // the user's own app
   assert.ok(called.size >= 10, [...called].join(", "));
-  const named = ["HeaderList", "Router", "FileWrapper", "BodyInput"];
+  const named = ["HeaderList", "Router", "FileWrapper", "ReadableInputStream"];
   for (const name of named) assert.ok(tsgi.includes(`\`${name}\``), name);
   const missing = [...called, ...named].filter((name) => !(name in mod));
   assert.deepEqual(missing, []);

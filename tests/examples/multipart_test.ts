@@ -3,7 +3,7 @@
 // property test over bytes full of CR, LF, dashes and boundary fragments,
 // each read in pieces of many sizes.
 import assert from "node:assert/strict";
-import { BodyInput } from "../../mod.ts";
+import { ReadableInputStream } from "../../mod.ts";
 import { boundaryOf, parseMultipart } from "../../examples/multipart.ts";
 import { fc } from "../_util/fast_check.ts";
 
@@ -33,7 +33,7 @@ async function parse(
   });
   const parts: Parsed[] = [];
   for await (
-    const part of parseMultipart(new BodyInput(stream), contentType, {
+    const part of parseMultipart(new ReadableInputStream(stream), contentType, {
       chunkSize,
     })
   ) {
@@ -131,7 +131,7 @@ Deno.test("multipart: an unread part is skipped; a preamble and an epilogue are 
     ...body,
     ...enc.encode("epilogue"),
   ]);
-  const input = new BodyInput(framed);
+  const input = new ReadableInputStream(framed);
   const seen: string[] = [];
   for await (
     const part of parseMultipart(
@@ -176,9 +176,13 @@ Deno.test("multipart: malformed bodies and content types are TypeErrors", async 
   assert.throws(() => boundaryOf(undefined), /got null/);
   await assert.rejects(parse(body, contentType, 79), RangeError);
   const two = manual("b", [["a", enc.encode("1")], ["c", enc.encode("2")]]);
-  const parts = parseMultipart(new BodyInput(two.body), two.contentType, {
-    maxParts: 1,
-  });
+  const parts = parseMultipart(
+    new ReadableInputStream(two.body),
+    two.contentType,
+    {
+      maxParts: 1,
+    },
+  );
   await assert.rejects(
     (async () => {
       for await (const _ of parts) { /* skip */ }

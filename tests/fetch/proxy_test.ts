@@ -265,7 +265,7 @@ Deno.test("proxy: the request body streams to the upstream as the client sends i
 
 Deno.test("proxy: with tsgi's wsgi.input, even a few bytes are relayed at once", async () => {
   // Without the validator, whose wsgi.input wrapper offers only PEP 3333's
-  // read(n) (which waits for n bytes): BodyInput.read1 relays what came.
+  // read(n) (which waits for n bytes): ReadableInputStream.read1 relays what came.
   const { up, reached } = countingUpstream(6);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },

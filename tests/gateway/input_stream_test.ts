@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type App, BodyInput, toFetchHandler } from "../../mod.ts";
+import { type App, ReadableInputStream, toFetchHandler } from "../../mod.ts";
 import { b, dec, harness } from "../_util/helpers.ts";
 
 /** A body stream made of the given chunks; counts how many were pulled. */
@@ -20,7 +20,7 @@ function chunked(parts: string[]): {
 const text = (bytes: Uint8Array) => dec.decode(bytes);
 
 Deno.test("input: read() with no size returns the whole rest of the body", async () => {
-  const input = new BodyInput(chunked(["ab", "cd", "ef"]).stream);
+  const input = new ReadableInputStream(chunked(["ab", "cd", "ef"]).stream);
   assert.equal(text(await input.read(1)), "a");
   assert.equal(text(await input.read()), "bcdef");
   assert.equal((await input.read()).length, 0);
@@ -29,17 +29,19 @@ Deno.test("input: read() with no size returns the whole rest of the body", async
 
 Deno.test("input: read(-1) and read(null) read to the end", async () => {
   assert.equal(
-    text(await new BodyInput(chunked(["x", "y"]).stream).read(-1)),
+    text(await new ReadableInputStream(chunked(["x", "y"]).stream).read(-1)),
     "xy",
   );
   assert.equal(
-    text(await new BodyInput(chunked(["x", "y"]).stream).read(null)),
+    text(await new ReadableInputStream(chunked(["x", "y"]).stream).read(null)),
     "xy",
   );
 });
 
 Deno.test("input: read(n) returns exactly n bytes across chunks, never more", async () => {
-  const input = new BodyInput(chunked(["abc", "de", "fghij", "k"]).stream);
+  const input = new ReadableInputStream(
+    chunked(["abc", "de", "fghij", "k"]).stream,
+  );
   const sizes: string[] = [];
   for (;;) {
     const part = await input.read(4);
@@ -52,13 +54,13 @@ Deno.test("input: read(n) returns exactly n bytes across chunks, never more", as
 
 Deno.test("input: read(0) returns an empty array without reading", async () => {
   const body = chunked(["abc"]);
-  const input = new BodyInput(body.stream);
+  const input = new ReadableInputStream(body.stream);
   assert.equal((await input.read(0)).length, 0);
   assert.equal(body.pulled(), 0);
 });
 
 Deno.test("input: an empty body answers an empty array at once", async () => {
-  const input = new BodyInput(null);
+  const input = new ReadableInputStream(null);
   assert.equal((await input.read()).length, 0);
   assert.equal((await input.read(5)).length, 0);
   assert.equal((await input.readline()).length, 0);
@@ -67,7 +69,7 @@ Deno.test("input: an empty body answers an empty array at once", async () => {
 
 Deno.test("input: reads pull from the source only as far as asked", async () => {
   const body = chunked(["0123456789", "abcdefghij", "ABCDEFGHIJ", "!"]);
-  const input = new BodyInput(body.stream);
+  const input = new ReadableInputStream(body.stream);
   assert.equal(text(await input.read(5)), "01234");
   assert.equal(body.pulled(), 1);
   assert.equal(text(await input.read(10)), "56789abcde");
@@ -75,7 +77,7 @@ Deno.test("input: reads pull from the source only as far as asked", async () => 
 });
 
 Deno.test("input: readline keeps the newline and honours size", async () => {
-  const input = new BodyInput(
+  const input = new ReadableInputStream(
     chunked(["one\ntw", "o\nthree is long", "\nend"]).stream,
   );
   assert.equal(text(await input.readline()), "one\n");
@@ -87,27 +89,29 @@ Deno.test("input: readline keeps the newline and honours size", async () => {
 });
 
 Deno.test("input: readlines(hint) stops after the line that passes the hint", async () => {
-  const input = new BodyInput(chunked(["a\nbb\n", "ccc\ndddd\n"]).stream);
+  const input = new ReadableInputStream(
+    chunked(["a\nbb\n", "ccc\ndddd\n"]).stream,
+  );
   const first = await input.readlines(3);
   assert.deepEqual(first.map(text), ["a\n", "bb\n"]);
   assert.deepEqual((await input.readlines()).map(text), ["ccc\n", "dddd\n"]);
 });
 
 Deno.test("input: for await yields lines", async () => {
-  const input = new BodyInput(chunked(["x\ny", "\nz"]).stream);
+  const input = new ReadableInputStream(chunked(["x\ny", "\nz"]).stream);
   const lines: string[] = [];
   for await (const line of input) lines.push(text(line));
   assert.deepEqual(lines, ["x\n", "y\n", "z"]);
 });
 
 Deno.test("input: in-memory input from a Uint8Array", async () => {
-  const input = new BodyInput(b("k=v\nrest"));
+  const input = new ReadableInputStream(b("k=v\nrest"));
   assert.equal(text(await input.readline()), "k=v\n");
   assert.equal(text(await input.read()), "rest");
 });
 
 Deno.test("input: a bad size is a TypeError", async () => {
-  const input = new BodyInput(b("x"));
+  const input = new ReadableInputStream(b("x"));
   await assert.rejects(input.read("3" as unknown as number), TypeError);
 });
 
@@ -205,7 +209,7 @@ Deno.test("input: read1 answers what has arrived without waiting for more", asyn
       controller.close();
     },
   });
-  const input = new BodyInput(source);
+  const input = new ReadableInputStream(source);
   assert.deepEqual(await input.read1(4), b("abcd"));
   assert.deepEqual(await input.read1(100), b("ef"), "held bytes, no wait");
   const pending = input.read1(100);
@@ -284,7 +288,7 @@ function source(
 
 for (const kind of KINDS) {
   Deno.test(`input (${kind}): read(n) is exactly n across chunks, short only at the end`, async () => {
-    const input = new BodyInput(
+    const input = new ReadableInputStream(
       source(kind, ["abc", "de", "fghij", "k"]).stream,
     );
     const got: string[] = [];
@@ -299,7 +303,7 @@ for (const kind of KINDS) {
 
   Deno.test(`input (${kind}): a size larger than the body returns the whole body`, async () => {
     for (const size of [1000, 200_000]) {
-      const input = new BodyInput(source(kind, ["ab", "cd"]).stream);
+      const input = new ReadableInputStream(source(kind, ["ab", "cd"]).stream);
       const all = await input.read(size);
       assert.equal(text(all), "abcd");
       assert.ok(
@@ -317,7 +321,7 @@ for (const kind of KINDS) {
     for (let at = 0; at < body.length; at += 65524) {
       parts.push(body.subarray(at, at + 65524));
     }
-    const input = new BodyInput(source(kind, parts).stream);
+    const input = new ReadableInputStream(source(kind, parts).stream);
     const lengths: number[] = [];
     let at = 0;
     for (;;) {
@@ -331,14 +335,16 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`input (${kind}): read() with no size returns the rest after a partial read`, async () => {
-    const input = new BodyInput(source(kind, ["ab", "cd", "ef"]).stream);
+    const input = new ReadableInputStream(
+      source(kind, ["ab", "cd", "ef"]).stream,
+    );
     assert.equal(text(await input.read(3)), "abc");
     assert.equal(text(await input.read()), "def");
     assert.equal((await input.read()).length, 0);
   });
 
   Deno.test(`input (${kind}): readline across chunks mixes with read(n)`, async () => {
-    const input = new BodyInput(
+    const input = new ReadableInputStream(
       source(kind, ["one\ntw", "o\nthr", "ee\nfour", "\n", "tail"]).stream,
     );
     assert.equal(text(await input.readline()), "one\n");
@@ -358,7 +364,7 @@ for (const kind of KINDS) {
     for (let at = 0; at < body.length; at += 70_000) {
       parts.push(body.subarray(at, at + 70_000));
     }
-    const input = new BodyInput(source(kind, parts).stream);
+    const input = new ReadableInputStream(source(kind, parts).stream);
     const got: Uint8Array[] = [];
     const sizes = [65536, 10, 100_000, 1, 65536];
     for (let i = 0;; i++) {
@@ -380,7 +386,7 @@ for (const kind of KINDS) {
 
   Deno.test(`input (${kind}): reading pulls no further than asked, plus one chunk`, async () => {
     const body = source(kind, ["0123456789", "abcdefghij", "ABCDEFGHIJ"]);
-    const input = new BodyInput(body.stream);
+    const input = new ReadableInputStream(body.stream);
     assert.equal(text(await input.read(5)), "01234");
     assert.ok(body.given() <= 10, `${body.given()} bytes pulled for 5`);
     assert.equal(text(await input.read(10)), "56789abcde");
@@ -389,7 +395,7 @@ for (const kind of KINDS) {
 
   Deno.test(`input (${kind}): maxBodySize stops reading with a RangeError`, async () => {
     for (const size of [4, 100_000]) {
-      const input = new BodyInput(
+      const input = new ReadableInputStream(
         source(kind, ["abc", "def", "ghi"]).stream,
         7,
       );
@@ -406,7 +412,9 @@ for (const kind of KINDS) {
 
   Deno.test(`input (${kind}): a body that breaks off is an Error naming the bytes read`, async () => {
     for (const size of [100, 100_000]) {
-      const input = new BodyInput(source(kind, ["abc", "de"], "error").stream);
+      const input = new ReadableInputStream(
+        source(kind, ["abc", "de"], "error").stream,
+      );
       await assert.rejects(
         () => input.read(size),
         /Cannot read the request body: it ended early or was malformed after 5 bytes/,
@@ -415,7 +423,9 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`input (${kind}): small chunks don't pin big buffers`, async () => {
-    const input = new BodyInput(source(kind, ["a\n", "bc", "\n", "d"]).stream);
+    const input = new ReadableInputStream(
+      source(kind, ["a\n", "bc", "\n", "d"]).stream,
+    );
     const lines = [await input.readline(), await input.readline()];
     assert.deepEqual(lines.map(text), ["a\n", "bc\n"]);
     for (const line of lines) {
@@ -460,4 +470,13 @@ Deno.test("input: an upload to Deno.serve reads back byte for byte", async () =>
     assert.equal(response.status, 200);
     assert.deepEqual(new Uint8Array(await response.arrayBuffer()), body);
   }
+});
+
+Deno.test("input: the former names BodyInput and LogStream still work", async () => {
+  const { BodyInput, LogErrorStream, LogStream } = await import("../../mod.ts");
+  assert.equal(BodyInput, ReadableInputStream);
+  assert.equal(LogStream, LogErrorStream);
+  const input = new BodyInput(new Response("ab").body);
+  assert.ok(input instanceof ReadableInputStream);
+  assert.deepEqual(await input.read(), new TextEncoder().encode("ab"));
 });

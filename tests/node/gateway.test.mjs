@@ -6,8 +6,14 @@ import { readFile } from "node:fs/promises";
 // The package is built by scripts/build_npm.ts; importing it by URL keeps
 // `deno check tests/` from looking for npm/ before it exists.
 const npm = new URL("../../npm/", import.meta.url);
-const { BodyInput, FileWrapper, LogStream, serve, toFetchHandler, wrapFile } =
-  await import(new URL("mod.js", npm).href);
+const {
+  ReadableInputStream,
+  FileWrapper,
+  LogErrorStream,
+  serve,
+  toFetchHandler,
+  wrapFile,
+} = await import(new URL("mod.js", npm).href);
 
 const enc = new TextEncoder();
 
@@ -41,7 +47,15 @@ test("npm: package.json has no dependencies and every export resolves", async ()
 });
 
 test("npm: exports the public API", () => {
-  for (const value of [toFetchHandler, serve, BodyInput, LogStream, wrapFile]) {
+  for (
+    const value of [
+      toFetchHandler,
+      serve,
+      ReadableInputStream,
+      LogErrorStream,
+      wrapFile,
+    ]
+  ) {
     assert.equal(typeof value, "function");
   }
   assert.equal(typeof FileWrapper, "function");

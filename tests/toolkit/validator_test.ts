@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import {
   type App,
   type AppIterable,
-  BodyInput,
   type Environ,
   type Header,
   type InputStream,
-  LogStream,
+  LogErrorStream,
+  ReadableInputStream,
   type StartResponse,
   toFetchHandler,
   wrapFile,
@@ -41,8 +41,8 @@ function makeEnviron(
     SERVER_SOFTWARE: "test",
     "wsgi.version": [1, 0],
     "wsgi.url_scheme": "http",
-    "wsgi.input": new BodyInput(body),
-    "wsgi.errors": new LogStream((text) => logs.push(text)),
+    "wsgi.input": new ReadableInputStream(body),
+    "wsgi.errors": new LogErrorStream((text) => logs.push(text)),
     "wsgi.multithread": true,
     "wsgi.multiprocess": false,
     "wsgi.run_once": false,
@@ -274,7 +274,7 @@ Deno.test("validator: S1 two arguments; S41 start_response is a function", () =>
 
 /** An input stream that misbehaves in one chosen way. */
 function badInput(kind: "string" | "long" | "overflow"): InputStream {
-  const good = new BodyInput(b("abcdef"));
+  const good = new ReadableInputStream(b("abcdef"));
   return {
     read(size) {
       if (kind === "string") {
@@ -760,7 +760,7 @@ Deno.test("validator: S62 an unclosed result is reported when garbage-collected"
       new URL("../../src/toolkit/validator.ts", import.meta.url).href,
     )
   };
-    import { BodyInput } from ${
+    import { ReadableInputStream } from ${
     JSON.stringify(
       new URL("../../src/gateway/input_stream.ts", import.meta.url).href,
     )
@@ -771,7 +771,7 @@ Deno.test("validator: S62 an unclosed result is reported when garbage-collected"
     (() => {
       app({ REQUEST_METHOD: "GET", SCRIPT_NAME: "", PATH_INFO: "/gc", QUERY_STRING: "",
         SERVER_NAME: "x", SERVER_PORT: "80", SERVER_PROTOCOL: "HTTP/1.1",
-        "wsgi.version": [1, 0], "wsgi.url_scheme": "http", "wsgi.input": new BodyInput(new Uint8Array(0)),
+        "wsgi.version": [1, 0], "wsgi.url_scheme": "http", "wsgi.input": new ReadableInputStream(new Uint8Array(0)),
         "wsgi.errors": errors, "wsgi.multithread": false, "wsgi.multiprocess": false, "wsgi.run_once": false },
         () => () => Promise.resolve());
     })();
