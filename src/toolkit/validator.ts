@@ -108,6 +108,31 @@ function rethrow(rule: string, error: unknown): never {
   throw new Class(`${rule}: ${error.message}`, { cause: error });
 }
 
+/**
+ * wsgiref.validate's check_content_type: a response says what its content
+ * is, except a 204 or 304, which has none. wsgiref also refuses a
+ * Content-Type on those two; HTTP allows it (a 304 may repeat the 200's
+ * headers), so here it is only a warning.
+ */
+function checkContentType(
+  code: number,
+  headers: [string, string][],
+  warn: (text: string) => void,
+): void {
+  const named = headers.some(([name]) => name.toLowerCase() === "content-type");
+  if (code === 204 || code === 304) {
+    if (named) {
+      warn(`V18: a ${code} response carries no content but names its type`);
+    }
+  } else if (!named) {
+    fail(
+      "V18",
+      `a ${code} response has no Content-Type header: add one (only a 204 or 304 may go without)`,
+      TypeError,
+    );
+  }
+}
+
 function hasMethods(value: unknown, names: readonly (string | symbol)[]) {
   return typeof value === "object" && value !== null &&
     names.every((name) =>
@@ -919,6 +944,11 @@ export function validator(app: App): ValidatedApp {
       } catch (error) {
         rethrow("S43", error);
       }
+      checkContentType(
+        code,
+        headers as [string, string][],
+        (text) => call.warn(text),
+      );
       inner = srArgs.length === 2
         ? startResponse(status as string, headers as [string, string][])
         : startResponse(

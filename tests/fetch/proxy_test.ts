@@ -338,6 +338,7 @@ Deno.test("proxy: an upstream that breaks mid-body breaks the client's stream", 
           controller.error(new Error("upstream died"));
         },
       }),
+      { headers: { "content-type": "text/plain" } },
     )
   );
   try {

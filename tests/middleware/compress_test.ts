@@ -130,7 +130,11 @@ Deno.test("compress: small, unlisted, already-encoded and no-transform responses
       [],
     ] as [string, string][][]
   ) {
-    const { handler } = compressed(textApp(headers));
+    // validator() refuses a response without Content-Type (V18); compress
+    // must still pass one on untouched, so that case runs without it.
+    const { handler } = headers.length === 0
+      ? harness(compress(textApp(headers)))
+      : compressed(textApp(headers));
     const response = await get(handler, "gzip");
     assert.equal(
       response.headers.get("content-encoding"),

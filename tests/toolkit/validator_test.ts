@@ -381,7 +381,7 @@ Deno.test("validator: S36 wsgi.errors takes strings only", () => {
   );
   const { logs } = call((environ, startResponse) => {
     environ["wsgi.errors"].writelines(["a\n", "b\n"]);
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [];
   });
   assert.deepEqual(logs, ["a\n", "b\n"]);
@@ -395,7 +395,7 @@ Deno.test("validator: input reads and for-await pass through unchanged", async (
     seen.push(dec.decode(await input.read(2)));
     for await (const line of input) seen.push(dec.decode(line));
     seen.push(String((await input.readlines()).length));
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [];
   };
   await drain(call(app, { CONTENT_LENGTH: "9" }, b("ab\ncdef\ng")).result);
@@ -425,8 +425,8 @@ Deno.test("validator: S42 status line", () => {
     () => call(starts("100 Continue", [])),
     rule("S42", "RangeError"),
   );
-  call(starts("200 OK", []));
-  call(starts("404 Not Found", []));
+  call(starts("200 OK", [["Content-Type", "text/plain"]]));
+  call(starts("404 Not Found", [["Content-Type", "text/plain"]]));
 });
 
 Deno.test("validator: S43 header list shape, names and values", () => {
@@ -451,7 +451,13 @@ Deno.test("validator: S43 header list shape, names and values", () => {
       rule("S43", "TypeError"),
     );
   }
-  call(starts("200 OK", [["X-Tab", "a\tb"], ["X-Latin", "caf\u00e9"]]));
+  call(
+    starts("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["X-Tab", "a\tb"],
+      ["X-Latin", "caf\u00e9"],
+    ]),
+  );
 });
 
 Deno.test("validator: S47 hop-by-hop headers are refused", () => {
@@ -487,24 +493,28 @@ Deno.test("validator: S41 start_response takes 2 or 3 arguments", () => {
 
 Deno.test("validator: S51 a second start_response needs exc_info", () => {
   const twice: App = (_e, startResponse) => {
-    startResponse("200 OK", []);
-    startResponse("500 Oops", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    startResponse("500 Oops", [["Content-Type", "text/plain"]]);
     return [];
   };
   assert.throws(() => call(twice), rule("S51"));
   // Even when the first call was refused.
   const retry: App = (_e, startResponse) => {
     try {
-      startResponse("200OK", []);
+      startResponse("200OK", [["Content-Type", "text/plain"]]);
     } catch { /* the app tries again, wrongly without exc_info */ }
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [];
   };
   assert.throws(() => call(retry), rule("S51"));
   // With exc_info the app may change its mind.
   const changed: App = (_e, startResponse) => {
-    startResponse("200 OK", []);
-    startResponse("500 Oops", [], new Error("boom"));
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    startResponse(
+      "500 Oops",
+      [["Content-Type", "text/plain"]],
+      new Error("boom"),
+    );
     return [];
   };
   const { calls } = call(changed);
@@ -516,12 +526,16 @@ Deno.test("validator: S51 a second start_response needs exc_info", () => {
 
 Deno.test("validator: S53 write() takes one Uint8Array", () => {
   const str: App = (_e, startResponse) => {
-    startResponse("200 OK", [])("text" as unknown as Uint8Array);
+    startResponse("200 OK", [["Content-Type", "text/plain"]])(
+      "text" as unknown as Uint8Array,
+    );
     return [];
   };
   assert.throws(() => call(str), rule("S53", "TypeError"));
   const two: App = (_e, startResponse) => {
-    const write = startResponse("200 OK", []) as (...a: unknown[]) => unknown;
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"]]) as (
+      ...a: unknown[]
+    ) => unknown;
     write(b("a"), b("b"));
     return [];
   };
@@ -531,7 +545,7 @@ Deno.test("validator: S53 write() takes one Uint8Array", () => {
 Deno.test("validator: A10 no write() after the app returned; S55 after the end", async () => {
   let write: ((chunk: Uint8Array) => Promise<void>) | undefined;
   const inside: App = (_e, startResponse) => {
-    write = startResponse("200 OK", []);
+    write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return (function* () {
       write!(b("from inside"));
       yield b("x");
@@ -545,7 +559,10 @@ Deno.test("validator: A10 no write() after the app returned; S55 after the end",
 
 Deno.test("validator: S57 write() past Content-Length", () => {
   const app: App = (_e, startResponse) => {
-    const write = startResponse("200 OK", [["Content-Length", "3"]]);
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"], [
+      "Content-Length",
+      "3",
+    ]]);
     write(b("ab"));
     write(b("cd"));
     return [];
@@ -555,7 +572,10 @@ Deno.test("validator: S57 write() past Content-Length", () => {
 
 Deno.test("validator: write() chunks reach the server's write", async () => {
   const app: App = (_e, startResponse) => {
-    const write = startResponse("200 OK", [["Content-Length", "4"]]);
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"], [
+      "Content-Length",
+      "4",
+    ]]);
     write(b("ab"));
     write(b("cd"));
     return [];
@@ -572,7 +592,7 @@ Deno.test("validator: A3 the result is an iterable, not bytes", () => {
     assert.throws(
       () =>
         call((_e, startResponse) => {
-          startResponse("200 OK", []);
+          startResponse("200 OK", [["Content-Type", "text/plain"]]);
           return value as unknown as AppIterable;
         }),
       rule("A3", "TypeError"),
@@ -583,7 +603,7 @@ Deno.test("validator: A3 the result is an iterable, not bytes", () => {
 
 Deno.test("validator: S65 chunks are Uint8Array (sync, async and array)", async () => {
   const gen: App = (_e, startResponse) => {
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return (function* () {
       yield "text" as unknown as Uint8Array;
     })();
@@ -593,14 +613,14 @@ Deno.test("validator: S65 chunks are Uint8Array (sync, async and array)", async 
     rule("S65", "TypeError"),
   );
   const agen: App = (_e, startResponse) => {
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return (async function* () {
       yield [1, 2] as unknown as Uint8Array;
     })();
   };
   await assert.rejects(drain(call(agen).result), rule("S65", "TypeError"));
   const arr: App = (_e, startResponse) => {
-    startResponse("200 OK", []);
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [new ArrayBuffer(2) as unknown as Uint8Array];
   };
   assert.throws(() => call(arr), rule("S65", "TypeError"));
@@ -622,7 +642,7 @@ Deno.test("validator: A2 no body before start_response; lazy start is fine", asy
   const lazy: App = (_e, startResponse) =>
     (function* () {
       yield new Uint8Array(0);
-      startResponse("200 OK", []);
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
       yield b("late start");
     })();
   assert.equal((await drain(call(lazy).result)).length, 2);
@@ -630,7 +650,10 @@ Deno.test("validator: A2 no body before start_response; lazy start is fine", asy
 
 Deno.test("validator: S66/S67 Content-Length against the bytes produced", async () => {
   const apps = (body: string[], length: number) => {
-    const headers: Header[] = [["Content-Length", String(length)]];
+    const headers: Header[] = [
+      ["Content-Type", "text/plain"],
+      ["Content-Length", String(length)],
+    ];
     return {
       array: ((_e, sr) => {
         sr("200 OK", headers);
@@ -675,12 +698,18 @@ Deno.test("validator: E25 no body for 204/304; HEAD body only warns (E6)", async
   };
   assert.throws(() => call(body("204 No Content")), rule("E25"));
   assert.throws(() => call(body("304 Not Modified")), rule("E25"));
-  const { logs, result } = call(body("200 OK"), { REQUEST_METHOD: "HEAD" });
+  const { logs, result } = call(
+    body("200 OK", [["Content-Type", "text/plain"]]),
+    { REQUEST_METHOD: "HEAD" },
+  );
   await drain(result);
   assert.match(logs.join(""), /E6: the application produced a body for HEAD/);
   // HEAD and 304 may declare a Content-Length without sending it.
   const declared = (status: string): App => (_e, sr) => {
-    sr(status, [["Content-Length", "100"]]);
+    sr(status, [
+      ...(status.startsWith("304") ? [] : [["Content-Type", "text/plain"]]),
+      ["Content-Length", "100"],
+    ] as Header[]);
     return [];
   };
   await drain(call(declared("200 OK"), { REQUEST_METHOD: "HEAD" }).result);
@@ -689,7 +718,7 @@ Deno.test("validator: E25 no body for 204/304; HEAD body only warns (E6)", async
 
 Deno.test("validator: V27 no iteration after close (sync, async, array)", async () => {
   const gen: App = (_e, sr) => {
-    sr("200 OK", []);
+    sr("200 OK", [["Content-Type", "text/plain"]]);
     return (function* () {
       yield b("a");
       yield b("b");
@@ -703,7 +732,7 @@ Deno.test("validator: V27 no iteration after close (sync, async, array)", async 
   assert.throws(() => sync[Symbol.iterator](), rule("V27"));
 
   const agen: App = (_e, sr) => {
-    sr("200 OK", []);
+    sr("200 OK", [["Content-Type", "text/plain"]]);
     return (async function* () {
       yield b("a");
     })();
@@ -724,7 +753,7 @@ Deno.test("validator: V27 no iteration after close (sync, async, array)", async 
 Deno.test("validator: S62 close() once, forwarded to the app's close", async () => {
   let closes = 0;
   const app: App = (_e, sr) => {
-    sr("200 OK", []);
+    sr("200 OK", [["Content-Type", "text/plain"]]);
     return Object.assign([b("x")], { close: () => void closes++ });
   };
   const { result, checked } = call(app);
@@ -767,7 +796,7 @@ Deno.test("validator: S62 an unclosed result is reported when garbage-collected"
   };
     const logs = [];
     const errors = { write: (t) => { logs.push(t); if (t.includes("S62")) { console.log(t.trim()); Deno.exit(0); } }, writelines() {}, flush() {} };
-    const app = validator((_e, sr) => { sr("200 OK", []); return [new Uint8Array(1)]; });
+    const app = validator((_e, sr) => { sr("200 OK", [["Content-Type", "text/plain"]]); return [new Uint8Array(1)]; });
     (() => {
       app({ REQUEST_METHOD: "GET", SCRIPT_NAME: "", PATH_INFO: "/gc", QUERY_STRING: "",
         SERVER_NAME: "x", SERVER_PORT: "80", SERVER_PROTOCOL: "HTTP/1.1",
@@ -902,7 +931,7 @@ Deno.test("validator: a gateway 500 names the broken rule", async () => {
 
 Deno.test("validator: a gateway stream error names S67 for a short body", async () => {
   const checked = validator((_e, sr) => {
-    sr("200 OK", [["Content-Length", "10"]]);
+    sr("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "10"]]);
     return (function* () {
       yield b("short");
     })();
@@ -953,14 +982,14 @@ Deno.test("validator: refuses a non-function app", () => {
 
 Deno.test("validator: wrapFile results keep the fast path type", () => {
   const { result } = call((_e, sr) => {
-    sr("200 OK", [["Content-Length", "2"]]);
+    sr("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "2"]]);
     return wrapFile(new Blob(["hi"]));
   });
   assert.equal((result as { source?: unknown }).source instanceof Blob, true);
   assert.throws(
     () =>
       call((_e, sr) => {
-        sr("200 OK", [["Content-Length", "3"]]);
+        sr("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "3"]]);
         return wrapFile(new Blob(["hi"]));
       }),
     rule("S67"),
@@ -1004,3 +1033,23 @@ for (const [name, make] of cases) {
     assert.equal(counter.n, 1);
   });
 }
+
+Deno.test("validator: V18 a response names its Content-Type, but a 204 or 304", async () => {
+  assert.throws(
+    () => call(starts("200 OK", [["Content-Length", "0"]])),
+    rule("V18", "TypeError"),
+  );
+  assert.throws(
+    () => call(starts("404 Not Found", [])),
+    rule("V18", "TypeError"),
+  );
+  call(starts("200 OK", [["content-type", "text/plain"]]));
+  await drain(call(starts("204 No Content", [])).result);
+  await drain(call(starts("304 Not Modified", [])).result);
+  // wsgiref refuses a type on 204/304; HTTP allows it, so it only warns.
+  const { logs, result } = call(
+    starts("304 Not Modified", [["Content-Type", "text/html"]]),
+  );
+  await drain(result);
+  assert.match(logs.join(""), /V18: a 304 response carries no content/);
+});
