@@ -437,7 +437,7 @@ function bodyOf(
 
 // Set while the validator is the oracle: it also holds the app to E25 (no
 // body at all for 204/205/304), which the bare gateway only enforces by
-// dropping the body.
+// dropping the body, and to V18 (a Content-Type but on 204 and 304).
 let strict = false;
 
 /** A plan with nothing wrong in it: the app's response must come out whole. */
@@ -458,6 +458,11 @@ function isClean(plan: Plan): boolean {
   const c = plan.calls[0];
   if (!isValidStatus(c.status) || !Array.isArray(c.headers)) return false;
   if (!c.headers.every((h) => goodHeaderValue(h))) return false;
+  // The validator also wants a Content-Type on all but 204 and 304 (V18).
+  if (
+    strict && !/^(204|304) /.test(String(c.status)) &&
+    !c.headers.some((h) => (h as Header)[0].toLowerCase() === "content-type")
+  ) return false;
   if (plan.throwAt >= 0 && plan.throwAt < plan.chunks.length) return false;
   return [...plan.startLate ? [] : plan.writes, ...plan.chunks].every((x) =>
     x instanceof Uint8Array
