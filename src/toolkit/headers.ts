@@ -12,8 +12,6 @@ import {
 } from "../gateway/_response_rules.ts";
 import type { Header } from "../types.ts";
 
-// RFC 2045 tspecials plus space: a parameter value holding one is quoted.
-const TSPECIALS = /[ ()<>@,;:\\"/[\]?=]/;
 const PARAM_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Non-ASCII goes out as RFC 8187; control characters stay and are refused.
 const NOT_ASCII = /[\u0080-\uffff]/;
@@ -27,7 +25,8 @@ function formatParam(name: string, value: HeaderParam): string {
       `Cannot use header parameter name ${show(name)}: expected an HTTP token`,
     );
   }
-  if (value === null || value === true) return name;
+  // wsgiref's _formatparam: an empty value is a bare flag too.
+  if (value === null || value === true || value === "") return name;
   if (typeof value !== "string") {
     throw new TypeError(
       `Cannot use header parameter ${show(name)} value ${
@@ -43,10 +42,8 @@ function formatParam(name: string, value: HeaderParam): string {
     );
     return `${name}*=UTF-8''${encoded}`;
   }
-  if (value === "" || TSPECIALS.test(value)) {
-    return `${name}="${value.replace(/[\\"]/g, "\\$&")}"`;
-  }
-  return `${name}=${value}`;
+  // wsgiref's add_header quotes every value (_formatparam with quote=1).
+  return `${name}="${value.replace(/[\\"]/g, "\\$&")}"`;
 }
 
 /**
@@ -189,10 +186,11 @@ export class HeaderList implements Iterable<Header> {
 
   /**
    * Appends an entry, keeping the others (`Set-Cookie`, `Vary`, …), with
-   * optional parameters as wsgiref's `add_header` writes them: a value
-   * with spaces or separators is quoted, `true` or `null` gives a bare
-   * flag, and a value outside printable ASCII is written as RFC 8187
-   * `name*=UTF-8''…`. Parameter names are used as given.
+   * optional parameters as wsgiref's `add_header` writes them: every value
+   * quoted (`\` and `"` escaped), `true`, `null` or `""` a bare flag. Two
+   * differences: a value outside printable ASCII is written as RFC 8187
+   * `name*=UTF-8''…`, and parameter names are used as given (`max-age`
+   * can be spelled in an object key, so `_` is not turned into `-`).
    *
    * @param name The header name.
    * @param value The main value; `null` for parameters only.
@@ -206,7 +204,7 @@ export class HeaderList implements Iterable<Header> {
    * headers.add("Content-Disposition", "attachment", { filename: "bud.gif" });
    * headers.add("Content-Disposition", "attachment", { filename: "résumé.pdf" });
    * console.log(headers.getAll("content-disposition"));
-   * // ['attachment; filename=bud.gif', "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"]
+   * // ['attachment; filename="bud.gif"', "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"]
    * ```
    */
   add(

@@ -71,13 +71,20 @@ Deno.test("headers: add keeps repeats and writes parameters like wsgiref", () =>
     filename: "résumé 日本.pdf",
   });
   assert.deepEqual(headers.getAll("Content-Disposition"), [
-    "attachment; filename=bud.gif",
+    'attachment; filename="bud.gif"',
     'attachment; filename="my report.csv"',
     'attachment; filename="a\\"b\\\\c"',
     "inline",
     "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9%20%E6%97%A5%E6%9C%AC.pdf",
   ]);
-  assert.equal(headers.get("X-Flags"), 'v; secure; max-age=60; empty=""');
+  assert.equal(headers.get("X-Flags"), 'v; secure; max-age="60"; empty');
+  // CPython's test_wsgiref: h.add_header('foo', 'bar', baz='spam').
+  headers.add("foo", "bar", { baz: "spam" });
+  headers.add("foo", "bar", { baz: null, cheese: "" });
+  assert.deepEqual(headers.getAll("foo"), [
+    'bar; baz="spam"',
+    "bar; baz; cheese",
+  ]);
 });
 
 Deno.test("headers: setDefault adds only when missing and returns the value in force", () => {
