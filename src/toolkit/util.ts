@@ -197,7 +197,9 @@ export interface TestingDefaultsOptions {
  * `setup_testing_defaults`): keys already present are kept. The result
  * passes {@linkcode validator}.
  *
- * Defaults: `GET /` on `http://127.0.0.1` over HTTP/1.1, `SCRIPT_NAME` `""`
+ * Defaults: `GET /` on `http://127.0.0.1`, `SERVER_PROTOCOL` `"HTTP/1.0"`
+ * as wsgiref sets it (the gateway itself reports `"HTTP/1.1"` by default),
+ * `SCRIPT_NAME` `""`
  * and `PATH_INFO` `"/"` (only when both are absent), an empty
  * `QUERY_STRING`, `SERVER_PORT` `"80"` or `"443"` by scheme (from
  * {@linkcode guessScheme}), an in-memory `wsgi.input` (the `body` option),
@@ -234,7 +236,7 @@ export function setupTestingDefaults(
     if (!(key in env)) env[key] = value();
   };
   set("SERVER_NAME", () => "127.0.0.1");
-  set("SERVER_PROTOCOL", () => "HTTP/1.1");
+  set("SERVER_PROTOCOL", () => "HTTP/1.0");
   set("HTTP_HOST", () => env.SERVER_NAME);
   set("REQUEST_METHOD", () => "GET");
   if (!("SCRIPT_NAME" in env) && !("PATH_INFO" in env)) {

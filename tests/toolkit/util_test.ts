@@ -548,3 +548,12 @@ Deno.test("file_wrapper: the environ's wrapper is wrapFile", () => {
   assert.equal(environ["wsgi.file_wrapper"], wrapFile);
   assert.ok(wrapFile(new Blob([])) instanceof FileWrapper);
 });
+
+Deno.test("util: setupTestingDefaults says HTTP/1.0, as wsgiref does", () => {
+  const environ = setupTestingDefaults({});
+  assert.equal(environ.SERVER_PROTOCOL, "HTTP/1.0");
+  assert.equal(
+    setupTestingDefaults({ SERVER_PROTOCOL: "HTTP/1.1" }).SERVER_PROTOCOL,
+    "HTTP/1.1",
+  );
+});
