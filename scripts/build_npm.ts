@@ -238,7 +238,9 @@ function build(): void {
     join(out, "package.json"),
     JSON.stringify(pkg, null, 2) + "\n",
   );
-  for (const file of ["README.md", "LICENSE"]) {
+  // The rules validator() cites by ID go with it.
+  mkdirSync(join(out, "docs"), { recursive: true });
+  for (const file of ["README.md", "LICENSE", "docs/pep3333_rules.md"]) {
     copyFileSync(join(root, file), join(out, file));
   }
   const emitted =

@@ -4,8 +4,8 @@
  * server gives, and what the application does with it.
  *
  * Every failure throws an `Error`, `TypeError` or `RangeError` whose message
- * starts with the rule's ID in the PEP 3333 checklist (`S42: …`), so a test
- * or a log line says which rule broke. Things that are allowed but usually
+ * starts with a rule ID (`S42: …`), so a test or a log line says which rule
+ * broke; `docs/pep3333_rules.md`, shipped in the package, states each rule. Things that are allowed but usually
  * a mistake are written to `wsgi.errors` as warnings.
  *
  * @module
@@ -73,7 +73,7 @@ const KNOWN_METHODS = new Set([
 // Any UTF-16 unit above U+00FF (a surrogate is one too).
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
-// The must-be-present keys, each with the checklist rule that asks for it.
+// The must-be-present keys, each with the rule that asks for it.
 const REQUIRED: readonly [key: string, rule: string][] = [
   ["REQUEST_METHOD", "S4"],
   ["SERVER_NAME", "S10"],
@@ -140,7 +140,7 @@ function hasMethods(value: unknown, names: readonly (string | symbol)[]) {
     );
 }
 
-/** Checks what the server hands the application (checklist §1.2–1.5). */
+/** Checks what the server hands the application (rules S3–S36). */
 function checkEnviron(environ: unknown, warn: (text: string) => void): void {
   if (
     typeof environ !== "object" || environ === null || Array.isArray(environ)

@@ -134,3 +134,9 @@ test("npm: a generator streams and a string chunk is refused", async () => {
   assert.equal(await (await handler(new Request("http://x/"))).text(), "ab");
   assert.equal((await handler(new Request("http://x/bad"))).status, 500);
 });
+
+test("npm: the rules validator() cites ship in the package", async () => {
+  const rules = await readFile(new URL("docs/pep3333_rules.md", npm), "utf8");
+  assert.match(rules, /^- \*\*S42\*\*: /m);
+  assert.match(rules, /^- \*\*V18\*\*: /m);
+});
