@@ -1,5 +1,5 @@
 // Hostile HTTP/1.1 requests, sent as raw bytes over TCP, and what a safe
-// server must do with each. Shared by tests/hostile_requests_test.ts (Deno,
+// server must do with each. Shared by tests/e2e/hostile_requests_test.ts (Deno,
 // in-process) and scripts/reliability/hostile_requests.ts (every runtime).
 //
 // The server under test serves the fixture app (fixture_app.ts) with
