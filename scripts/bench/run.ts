@@ -1,16 +1,22 @@
 // The HTTP benchmark: starts every server pinned to one core, drives each
 // with wrk pinned to the other, in interleaved rounds, and prints one table
-// of medians and the ratios issue 8 targets.
+// of medians and the ratios against the targets (BENCHMARKS.md): hello
+// world, a JSON API and an app that enumerates the environ, on Deno, Bun
+// and Node (the npm build, which this script rebuilds first), beside the
+// raw runtime, Hono, srvx and the Python WSGI servers.
 //
 //   deno task bench [--quick] [--rounds N] [--duration S] [--only a,b]
 //                   [--no-python] [--no-stream] [--stream-bytes N]
 //                   [--baseline REF] [--json FILE]
 //
 // --only takes server names as the progress lines print them: "tsgi deno",
-// "upload-raw bun", "download-tsgi@main deno" (with --baseline main).
+// "tsgi-json node", "upload-raw bun", "download-tsgi@main deno" (with
+// --baseline main). --no-node leaves Node out.
 //
 // Run it through `deno task bench` (scripts/bench/bench.sh), which installs
 // wrk and the Python servers when they are missing.
+
+import { API_PATH, userJson } from "./_shared_apps.mjs";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -30,6 +36,7 @@ interface Options {
   streamBytes: number;
   json: string | undefined;
   baseline: string | undefined;
+  node: boolean;
 }
 
 function parseArgs(args: string[]): Options {
@@ -49,6 +56,7 @@ function parseArgs(args: string[]): Options {
     streamBytes: Number(value("--stream-bytes") ?? (quick ? 2 ** 26 : 2 ** 30)),
     json: value("--json"),
     baseline: value("--baseline"),
+    node: !args.includes("--no-node"),
   };
 }
 
@@ -128,9 +136,21 @@ async function eachLine(
   if (rest !== "") onLine(rest);
 }
 
+type Runtime = "deno" | "bun" | "node";
+
+/** The JSON API's kinds answer API_PATH, and only with browser headers. */
+const JSON_API: Pick<ServerSpec, "path" | "headers"> = {
+  path: API_PATH,
+  headers: [9],
+};
+
 interface ServerSpec {
   name: string;
-  group: "deno" | "bun" | "python";
+  group: Runtime | "python";
+  /** The path wrk asks for: "/" (hello world) or the JSON API's. */
+  path?: string;
+  /** The request header counts to measure with; both unless set. */
+  headers?: readonly (1 | 9)[];
   /** The command, run pinned to the server core. */
   cmd: string[];
   cwd?: string;
@@ -189,7 +209,7 @@ class Server {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}/`;
+    return `http://127.0.0.1:${this.port}${this.spec.path ?? "/"}`;
   }
 
   /** Refreshes the worker list (a pre-fork master may have replaced one). */
@@ -257,11 +277,14 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
     "naive",
     "naive-environ",
     "hono",
+    "raw-json",
+    "tsgi-json",
+    "hono-json",
   ];
   const base = options.baseline === undefined
     ? undefined
     : await checkout(options.baseline);
-  const runtimes: ["deno" | "bun", string[]][] = [[
+  const runtimes: [Runtime, string[]][] = [[
     "deno",
     [deno, "run", "--allow-net", "--allow-env", "--allow-read", script],
   ]];
@@ -269,10 +292,12 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   else console.error("bench: bun not found; skipping the Bun servers");
   for (const [runtime, cmd] of runtimes) {
     for (const kind of kinds) {
+      const api = kind.endsWith("-json") ? JSON_API : {};
       specs.push({
         name: `${kind} ${runtime}`,
         group: runtime,
         cmd: [...cmd, kind],
+        ...api,
       });
       if (base !== undefined && kind.startsWith("tsgi")) {
         specs.push({
@@ -280,8 +305,19 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
           group: runtime,
           cmd: [...cmd, kind],
           env: { TSGI_MOD: `${base}/mod.ts` },
+          ...api,
         });
       }
+    }
+  }
+  if (options.node) {
+    for (const kind of NODE_KINDS) {
+      specs.push({
+        name: `${kind} node`,
+        group: "node",
+        cmd: ["node", `${HERE}node_server.mjs`, kind],
+        ...(kind.endsWith("-json") ? JSON_API : {}),
+      });
     }
   }
   if (options.python) {
@@ -328,6 +364,39 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
     : specs.filter((s) => options.only!.includes(s.name));
 }
 
+/** node_server.mjs's kinds, but the streams. */
+const NODE_KINDS = [
+  "raw",
+  "tsgi",
+  "tsgi-environ",
+  "naive",
+  "naive-environ",
+  "hono",
+  "srvx",
+  "raw-json",
+  "tsgi-json",
+  "hono-json",
+  "srvx-json",
+];
+
+let npmBuilt: Promise<void> | undefined;
+
+/** Builds npm/, which the Node servers serve tsgi from; once per run. */
+function buildNpm(): Promise<void> {
+  return npmBuilt ??= build();
+}
+
+async function build(): Promise<void> {
+  const built = await run(Deno.execPath(), [
+    "run",
+    "--allow-all",
+    `${ROOT}scripts/build_npm.ts`,
+  ]);
+  if (built.code !== 0) {
+    throw new Error(`Cannot build npm/ for the Node servers:\n${built.err}`);
+  }
+}
+
 /** Extracts mod.ts and src/ of a git revision; returns the directory. */
 async function checkout(ref: string): Promise<string> {
   const dir = `${ROOT}.cache/bench-base/${ref.replaceAll("/", "_")}`;
@@ -342,14 +411,23 @@ async function checkout(ref: string): Promise<string> {
   return dir;
 }
 
-/** The server answers hello world (pre-fork workers may lag the log line). */
+/**
+ * The server answers hello world, or the JSON API's user (pre-fork workers
+ * may lag the log line).
+ */
 async function checkHello(server: Server): Promise<void> {
+  const agent = "bench";
+  const expected = server.spec.path === API_PATH
+    ? JSON.stringify(userJson("42", "1", agent))
+    : GREETING;
   let lastError: unknown;
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
-      const response = await fetch(server.url);
+      const response = await fetch(server.url, {
+        headers: { "user-agent": agent },
+      });
       const text = await response.text();
-      if (response.status === 200 && text === GREETING) return;
+      if (response.status === 200 && text === expected) return;
       throw new Error(
         `status ${response.status}, body ${JSON.stringify(text)}`,
       );
@@ -562,6 +640,7 @@ async function main(): Promise<void> {
   const results = new Map<string, Sample[]>(); // "name|headers"
   const streams = new Map<string, StreamSample[]>();
   try {
+    if (specs.some((spec) => spec.group === "node")) await buildNpm();
     for (const spec of specs) {
       const server = new Server(spec);
       servers.push(server);
@@ -574,6 +653,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= options.rounds; round++) {
       for (const headers of [1, 9] as const) {
         for (const server of servers) {
+          if (!(server.spec.headers ?? [1, 9]).includes(headers)) continue;
           const sample = await wrk(server, headers, options.duration);
           const key = `${server.spec.name}|${headers}`;
           (results.get(key) ?? results.set(key, []).get(key)!).push(sample);
@@ -610,6 +690,9 @@ async function main(): Promise<void> {
     ]];
     const bun = which("bun");
     if (bun !== undefined) runtimes.push(["bun", [bun, `${HERE}server.ts`]]);
+    if (options.node) {
+      runtimes.push(["node", ["node", `${HERE}node_server.mjs`]]);
+    }
     const cases: {
       name: string;
       server: Server;
@@ -624,7 +707,7 @@ async function main(): Promise<void> {
             [`${direction}-raw`, `${direction}-raw`, undefined],
             [`${direction}-tsgi`, `${direction}-tsgi`, undefined],
           ];
-          if (base !== undefined) {
+          if (base !== undefined && runtime !== "node") {
             variants.push([
               `${direction}-tsgi@${options.baseline}`,
               `${direction}-tsgi`,
@@ -640,9 +723,10 @@ async function main(): Promise<void> {
               STREAM_BYTES: String(options.streamBytes),
             };
             if (mod !== undefined) env.TSGI_MOD = mod;
+            if (runtime === "node") await buildNpm();
             const server = new Server({
               name,
-              group: runtime as "deno" | "bun",
+              group: runtime as Runtime,
               cmd: [...cmd, kind],
               env,
             });
@@ -715,8 +799,13 @@ function printTable(
       x.map((s, i) => y[i] === undefined ? NaN : pick(s) / pick(y[i])),
     );
   };
+  // The JSON API's rows are measured against the raw API on the same runtime.
   const rawOf = (spec: ServerSpec) =>
-    spec.group === "python" ? undefined : `raw ${spec.group}`;
+    spec.group === "python"
+      ? undefined
+      : spec.path === API_PATH
+      ? `raw-json ${spec.group}`
+      : `raw ${spec.group}`;
 
   for (const headers of [1, 9]) {
     for (const spec of specs) {
@@ -789,36 +878,79 @@ function printTable(
       "",
       "",
       ratio(value),
-      `${max ? "≤" : "≥"} ${min.toFixed(2)}× ${met ? "✓" : "✗"}`,
+      // A ratio printed for scale has no target.
+      min === 0
+        ? ""
+        : `${max ? "≤" : "≥"} ${min.toFixed(2)}× ${met ? "✓" : "✗"}`,
     ]);
   };
-  // Against the raw runtime, then against the least any gateway does.
+  const pair = (
+    label: string,
+    a: string,
+    b: string,
+    min: number,
+    cpuMax?: number,
+  ) => {
+    target(`${label}, req/s`, paired(a, b, (s) => s.rps), min);
+    if (cpuMax !== undefined) {
+      target(`${label}, CPU/req`, paired(a, b, (s) => s.cpuUs), cpuMax, true);
+    }
+  };
+  const RUNTIMES = ["deno", "bun", "node"];
+  // Hello world against the raw runtime, then against the least any
+  // gateway does (Deno and Bun only: Node's raw handler is its floor).
   for (const base of ["raw", "raw-floor"]) {
-    for (const runtime of ["deno", "bun"]) {
+    for (const runtime of RUNTIMES) {
       for (const headers of [1, 9]) {
-        const a = `tsgi ${runtime}|${headers}`;
-        const b = `${base} ${runtime}|${headers}`;
-        target(
-          `tsgi / ${base} ${runtime}, ${headers} header(s), req/s`,
-          paired(a, b, (s) => s.rps),
+        pair(
+          `tsgi / ${base} ${runtime}, ${headers} header(s)`,
+          `tsgi ${runtime}|${headers}`,
+          `${base} ${runtime}|${headers}`,
           0.9,
-        );
-        target(
-          `tsgi / ${base} ${runtime}, ${headers} header(s), CPU/req`,
-          paired(a, b, (s) => s.cpuUs),
-          1.15,
-          true,
+          runtime === "node" ? undefined : 1.15,
         );
       }
     }
   }
-  for (const runtime of ["deno", "bun"]) {
+  for (const runtime of RUNTIMES) {
     for (const headers of [1, 9]) {
-      const a = `tsgi ${runtime}|${headers}`;
-      target(
-        `tsgi / Hono on ${runtime}, ${headers} header(s), req/s`,
-        paired(a, `hono ${runtime}|${headers}`, (s) => s.rps),
+      pair(
+        `tsgi / Hono on ${runtime}, ${headers} header(s)`,
+        `tsgi ${runtime}|${headers}`,
+        `hono ${runtime}|${headers}`,
         1,
+      );
+    }
+  }
+  // The JSON API: ahead of Hono, by 1.3× on Node, where Hono pays for
+  // Fetch objects tsgi does without; and of srvx.
+  for (const runtime of RUNTIMES) {
+    const a = `tsgi-json ${runtime}|9`;
+    pair(
+      `JSON API: tsgi / Hono on ${runtime}`,
+      a,
+      `hono-json ${runtime}|9`,
+      runtime === "node" ? 1.3 : 1,
+      runtime === "node" ? undefined : 1,
+    );
+    pair(`JSON API: tsgi / raw on ${runtime}`, a, `raw-json ${runtime}|9`, 0);
+  }
+  pair(
+    "JSON API: tsgi / srvx on node",
+    "tsgi-json node|9",
+    "srvx-json node|9",
+    1,
+  );
+  // Enumerating the environ costs no more than copying every header first.
+  for (const runtime of RUNTIMES) {
+    for (const headers of [1, 9]) {
+      const a = `tsgi-environ ${runtime}|${headers}`;
+      const b = `naive-environ ${runtime}|${headers}`;
+      target(
+        `enumeration: tsgi / naive on ${runtime}, ${headers} header(s), CPU/req`,
+        paired(a, b, (s) => s.cpuUs),
+        1,
+        true,
       );
     }
   }
@@ -835,7 +967,7 @@ function printTable(
       }
     }
     if (best === undefined) continue;
-    for (const runtime of ["deno", "bun"]) {
+    for (const runtime of RUNTIMES) {
       target(
         `tsgi ${runtime} / best Python (${best.name}), ${headers} header(s)`,
         med(`tsgi ${runtime}|${headers}`, (s) => s.rps) /

@@ -3,18 +3,13 @@
 // It listens on 127.0.0.1 on a free port and prints `listening PORT`.
 //
 // KIND: raw | raw-floor | tsgi | tsgi-charset | tsgi-environ | naive |
-// naive-environ | hono (hello world), download-raw | download-tsgi (1 GiB streamed), upload-raw |
-// upload-tsgi (counts the body).
+// naive-environ | hono (hello world), raw-json | tsgi-json | hono-json (the
+// JSON API of _shared_apps.mjs), download-raw | download-tsgi (1 GiB
+// streamed), upload-raw | upload-tsgi (counts the body).
 import type { App, Environ, StartResponse } from "../../mod.ts";
 import { Hono } from "../../tools/node_modules/hono/dist/index.js";
-import {
-  floor,
-  hello,
-  helloCharset,
-  helloEnviron,
-  raw,
-  TEXT,
-} from "./_apps.ts";
+import { floor, hello, helloCharset, helloEnviron, raw } from "./_apps.ts";
+import { honoApi, honoHello, rawApi, tsgiApi } from "./_shared_apps.mjs";
 
 type Handler = (
   request: Request,
@@ -25,7 +20,7 @@ type Handler = (
 // a change is measured against what it replaced in the same run.
 const env = (globalThis as { process?: { env: Record<string, string> } })
   .process?.env ?? {};
-const { toFetchHandler } = await import(
+const { Router, toFetchHandler } = await import(
   env.TSGI_MOD ?? "../../mod.ts"
 ) as typeof import("../../mod.ts");
 
@@ -82,12 +77,6 @@ async function rawUpload(request: Request): Promise<Response> {
   return new Response(`${total}\n`, {
     headers: { "content-type": "text/plain" },
   });
-}
-
-function honoHello(): Handler {
-  const app = new Hono();
-  app.get("/", (c: { text(text: string): Response }) => c.text(TEXT));
-  return app.fetch;
 }
 
 /**
@@ -147,7 +136,10 @@ const HANDLERS: Record<string, () => Handler> = {
   "tsgi-environ": () => toFetchHandler(helloEnviron),
   naive: () => naive(hello),
   "naive-environ": () => naive(helloEnviron),
-  hono: honoHello,
+  hono: () => honoHello(Hono),
+  "raw-json": () => rawApi,
+  "tsgi-json": () => toFetchHandler(tsgiApi(Router)),
+  "hono-json": () => honoApi(Hono),
   "download-raw": () => rawDownload,
   "download-tsgi": () => toFetchHandler(download),
   "upload-raw": () => rawUpload,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke run of the benchmark: every Deno/Bun server starts, answers hello
+# Smoke run of the benchmark: a few Deno, Bun and Node servers start, answers hello
 # world, survives wrk, and streams 16 MiB each way with the byte counts
 # checked. Prints the table; asserts no timing (the box is shared).
 set -euo pipefail
@@ -11,4 +11,4 @@ command -v wrk >/dev/null && command -v curl >/dev/null || {
 }
 deno run --allow-all scripts/bench/run.ts --quick --no-python \
   --stream-bytes 16777216 \
-  --only "raw deno,tsgi deno,tsgi-environ deno,hono deno,raw bun,tsgi bun,hono bun"
+  --only "raw deno,tsgi deno,tsgi-environ deno,hono deno,tsgi-json deno,raw bun,tsgi bun,hono bun,raw node,tsgi node,tsgi-json node,hono-json node"
