@@ -312,12 +312,18 @@ async function serverSpecs(options: Options): Promise<ServerSpec[]> {
   }
   if (options.node) {
     for (const kind of NODE_KINDS) {
-      specs.push({
-        name: `${kind} node`,
-        group: "node",
-        cmd: ["node", `${HERE}node_server.mjs`, kind],
-        ...(kind.endsWith("-json") ? JSON_API : {}),
-      });
+      const api = kind.endsWith("-json") ? JSON_API : {};
+      const cmd = ["node", `${HERE}node_server.mjs`, kind];
+      specs.push({ name: `${kind} node`, group: "node", cmd, ...api });
+      if (base !== undefined && kind.startsWith("tsgi")) {
+        specs.push({
+          name: `${kind}@${options.baseline} node`,
+          group: "node",
+          cmd,
+          env: { TSGI_NPM: `${base}/npm` },
+          ...api,
+        });
+      }
     }
   }
   if (options.python) {
@@ -379,31 +385,42 @@ const NODE_KINDS = [
   "srvx-json",
 ];
 
-let npmBuilt: Promise<void> | undefined;
+const npmBuilt = new Map<string, Promise<void>>();
 
-/** Builds npm/, which the Node servers serve tsgi from; once per run. */
-function buildNpm(): Promise<void> {
-  return npmBuilt ??= build();
+/**
+ * Builds `root`/npm/, which the Node servers serve tsgi from (the
+ * checkout's own, or that of a --baseline checkout); once per run.
+ */
+function buildNpm(root = ROOT): Promise<void> {
+  let built = npmBuilt.get(root);
+  if (built === undefined) npmBuilt.set(root, built = build(root));
+  return built;
 }
 
-async function build(): Promise<void> {
+async function build(root: string): Promise<void> {
   const built = await run(Deno.execPath(), [
     "run",
     "--allow-all",
-    `${ROOT}scripts/build_npm.ts`,
+    `${root}/scripts/build_npm.ts`,
   ]);
   if (built.code !== 0) {
-    throw new Error(`Cannot build npm/ for the Node servers:\n${built.err}`);
+    throw new Error(`Cannot build ${root}/npm for Node:\n${built.err}`);
   }
 }
 
-/** Extracts mod.ts and src/ of a git revision; returns the directory. */
+/**
+ * Extracts what serving and building the npm package of a git revision
+ * take (mod.ts, src/, the npm build's inputs); returns the directory.
+ */
 async function checkout(ref: string): Promise<string> {
   const dir = `${ROOT}.cache/bench-base/${ref.replaceAll("/", "_")}`;
   await Deno.mkdir(dir, { recursive: true });
+  const files = "mod.ts src deno.json README.md LICENSE docs " +
+    "scripts/build_npm.ts";
   const archive = await run("sh", [
     "-c",
-    `git -C '${ROOT}' archive '${ref}' mod.ts src | tar -x -C '${dir}'`,
+    `git -C '${ROOT}' archive '${ref}' ${files} | tar -x -C '${dir}' && ` +
+    `ln -sfn '${ROOT}tools' '${dir}/tools'`,
   ]);
   if (archive.code !== 0) {
     throw new Error(`Cannot check out ${ref}: ${archive.err}`);
@@ -642,6 +659,11 @@ async function main(): Promise<void> {
   try {
     if (specs.some((spec) => spec.group === "node")) await buildNpm();
     for (const spec of specs) {
+      if (spec.env?.TSGI_NPM !== undefined) {
+        await buildNpm(spec.env.TSGI_NPM.slice(0, -"/npm".length));
+      }
+    }
+    for (const spec of specs) {
       const server = new Server(spec);
       servers.push(server);
       await server.started();
@@ -702,19 +724,19 @@ async function main(): Promise<void> {
     try {
       for (const [runtime, cmd] of runtimes) {
         for (const direction of ["download", "upload"]) {
-          // [name, kind, mod.ts]: the gateway of --baseline REF as well.
+          // [name, kind, checkout]: the gateway of --baseline REF as well.
           const variants: [string, string, string | undefined][] = [
             [`${direction}-raw`, `${direction}-raw`, undefined],
             [`${direction}-tsgi`, `${direction}-tsgi`, undefined],
           ];
-          if (base !== undefined && runtime !== "node") {
+          if (base !== undefined) {
             variants.push([
               `${direction}-tsgi@${options.baseline}`,
               `${direction}-tsgi`,
-              `${base}/mod.ts`,
+              base,
             ]);
           }
-          for (const [label, kind, mod] of variants) {
+          for (const [label, kind, baseDir] of variants) {
             const name = `${label} ${runtime}`;
             if (options.only !== undefined && !options.only.includes(name)) {
               continue;
@@ -722,8 +744,11 @@ async function main(): Promise<void> {
             const env: Record<string, string> = {
               STREAM_BYTES: String(options.streamBytes),
             };
-            if (mod !== undefined) env.TSGI_MOD = mod;
-            if (runtime === "node") await buildNpm();
+            if (runtime === "node") await buildNpm(baseDir);
+            if (baseDir !== undefined) {
+              if (runtime === "node") env.TSGI_NPM = `${baseDir}/npm`;
+              else env.TSGI_MOD = `${baseDir}/mod.ts`;
+            }
             const server = new Server({
               name,
               group: runtime as Runtime,
