@@ -8,11 +8,12 @@
 import {
   configure,
   createEnviron,
-  EnvironState,
   type GatewayConfig,
+  RequestState,
 } from "./_environ.ts";
 import { checkMethod, readContentLength } from "./_request_rules.ts";
-import { errorResponse, Exchange } from "./_exchange.ts";
+import { Exchange } from "./_exchange.ts";
+import { errorResponse } from "./_response.ts";
 import { LogErrorStream } from "./error_stream.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
@@ -82,8 +83,8 @@ export function toFetchHandler(
         return errorResponse(413, { head });
       }
     }
-    const state = new EnvironState(request, runtimeArgs, config);
-    const environ = createEnviron(state, method);
+    const state = new RequestState(request, runtimeArgs, config, method);
+    const environ = createEnviron(state);
     if (environ === 400 || environ === 404) {
       if (environ === 400) {
         const host = JSON.stringify(request.headers.get("host"));

@@ -4,7 +4,7 @@
 // node:http's shapes are declared here, so the sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
-import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
+import { KNOWN_LENGTH, knownLength } from "../gateway/_response.ts";
 import { isThenable } from "../gateway/_values.ts";
 
 interface NodeSocket {

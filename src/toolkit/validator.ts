@@ -335,7 +335,7 @@ class Call {
     }
     if (chunk.length === 0) return;
     if (!this.started) {
-      fail("A2", `${how} produced body bytes before start_response()`);
+      fail("A2", `${how} produced body bytes before startResponse()`);
     }
     if (isBodiless(this.code)) {
       fail(
@@ -361,7 +361,7 @@ class Call {
   /** The body is complete. */
   end(): void {
     if (!this.started) {
-      fail("A2", "the result ended and start_response() was never called");
+      fail("A2", "the result ended and startResponse() was never called");
     }
     if (
       this.contentLength >= 0 && this.bytes < this.contentLength &&
@@ -898,7 +898,7 @@ export function validator(app: App): ValidatedApp {
       if (srArgs.length !== 2 && srArgs.length !== 3) {
         fail(
           "S41",
-          `start_response() was called with ${srArgs.length} arguments: expected (status, headers, excInfo?)`,
+          `startResponse() was called with ${srArgs.length} arguments: expected (status, headers, excInfo?)`,
           TypeError,
         );
       }
@@ -906,7 +906,7 @@ export function validator(app: App): ValidatedApp {
       if (call.started && excInfo === undefined) {
         fail(
           "S51",
-          "start_response() was called a second time without exc_info",
+          "startResponse() was called a second time without excInfo",
         );
       }
       call.started = true;

@@ -208,7 +208,7 @@ Deno.test("errors: start_response never called is a 500", async () => {
   const response = await handler("http://x/");
   assert.equal(response.status, 500);
   await response.body?.cancel();
-  assert.match(logs.join(""), /never called start_response/);
+  assert.match(logs.join(""), /never called startResponse\(\)/);
   assert.equal(result.closed, 1);
 });
 
@@ -220,8 +220,9 @@ Deno.test("errors: the write of a request before its start_response throws", asy
     errors: { write() {}, writelines() {}, flush() {} },
     debug: false,
     method: "GET",
+    textLimit: -1,
   });
-  assert.throws(() => exchange.write(b("x")), /call start_response\(\) first/);
+  assert.throws(() => exchange.write(b("x")), /call startResponse\(\) first/);
 });
 
 Deno.test("errors: string chunks and non-iterables are TypeErrors, then a 500", async () => {
