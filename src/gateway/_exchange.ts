@@ -1,6 +1,8 @@
 // One request/response exchange: runs the app, enforces start_response's
-// rules, and turns what the app returns into a Fetch Response. Every
-// gateway (Fetch, CGI) builds an environ and hands it to an Exchange.
+// rules, and hands what the app returns to a sink: by default one that
+// builds a Fetch Response, or a server's own (tsgi's Node server writes to
+// node:http). Every gateway (Fetch, CGI, Node) builds an environ and hands
+// it to an Exchange.
 //
 // Two small state machines carry it, each with named phases: where the
 // response is (what the client has been told) and where the app's result
@@ -18,11 +20,9 @@ import { BODY_BROKEN, BODY_TOO_LARGE } from "./_body_errors.ts";
 import { describeError, isThenable } from "./_values.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import {
-  emptyStream,
-  errorResponse,
-  headersInit,
-  markKnownLength,
-  textBody,
+  type ErrorResponseOptions,
+  type ErrorStatus,
+  fetchSink,
   withoutLength,
 } from "./_response.ts";
 import type {
@@ -38,6 +38,66 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 type Step = IteratorResult<Uint8Array>;
+
+/**
+ * Where the body of a streamed response goes: the subset of a
+ * `ReadableStreamDefaultController` the exchange uses. `desiredSize` below
+ * 0 means the client is behind: `write()` then waits for the next pull.
+ */
+export interface BodyChannel {
+  enqueue(chunk: Uint8Array): void;
+  close(): void;
+  error(error: unknown): void;
+  readonly desiredSize: number | null;
+}
+
+/**
+ * A streamed body, pulled by its sink: `start` once with the channel (it
+ * may enqueue what the app already wrote), then `pull` whenever the client
+ * is ready for more (it enqueues at least one chunk, closes or errors
+ * before a Promise it returns settles), `cancel` if the client goes away.
+ * The shape of an underlying source of a ReadableStream of highWaterMark 0.
+ */
+export interface BodySource {
+  start(channel: BodyChannel): void;
+  pull(): void | Promise<void>;
+  cancel(): void;
+}
+
+/**
+ * What an exchange answers with, in the form its server takes: a Fetch
+ * Response (the default, see `fetchSink`) or writes of the server's own.
+ * The status and headers are checked; each call is the whole answer, made
+ * once per exchange, except that `error` answers when another call threw
+ * (the runtime refused what the checks let through).
+ */
+export interface ResponseSink<R> {
+  /**
+   * No body follows (HEAD, 204, 304). `unknownLength`: a HEAD whose GET
+   * body has no known length, which must say nothing of a length.
+   */
+  empty(status: Status, headers: Header[], unknownLength: boolean): R;
+  /**
+   * The whole body (null for none). `length` is its length when the
+   * headers do not give one, which the sink states; -1 when they do.
+   */
+  whole(
+    status: Status,
+    headers: Header[],
+    body: Uint8Array | null,
+    length: number,
+  ): R;
+  /** What `wsgi.file_wrapper` handed over, sent as it is. */
+  file(
+    status: Status,
+    headers: Header[],
+    body: Blob | ReadableStream<Uint8Array>,
+  ): R;
+  /** A body streamed from `source`, pulled with backpressure. */
+  stream(status: Status, headers: Header[], source: BodySource): R;
+  /** An answer of the gateway's own: a plain-text error. */
+  error(status: ErrorStatus, options: ErrorResponseOptions): R;
+}
 
 /** What an Exchange needs from the gateway that made it. */
 export interface ExchangeContext {
@@ -95,9 +155,13 @@ type Phase =
  */
 type ResultPhase = "running" | "iterating" | "exhausted" | "closed";
 
-/** The state machine of one call of an app. */
-export class Exchange {
+/**
+ * The state machine of one call of an app; `R` is what it answers with,
+ * a Response unless the gateway gave it another sink.
+ */
+export class Exchange<R = Response> {
   readonly #ctx: ExchangeContext;
+  readonly #sink: ResponseSink<R>;
   readonly #head: boolean;
   #phase: Phase = "pending";
   #resultPhase: ResultPhase = "running";
@@ -115,11 +179,11 @@ export class Exchange {
   #held: Uint8Array[] | undefined;
   #heldBytes = 0;
   #sent = 0;
-  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #controller: BodyChannel | undefined;
   #result: AppIterable | undefined;
   #iterator: AnyIterator | undefined;
   // Settles run()'s Promise while an async app is still running.
-  #resolve: ((response: Response) => void) | undefined;
+  #resolve: ((response: R) => void) | undefined;
   // A pull waiting for an async app that committed by write(): true when
   // a write filled the read it was called for, false to pull again.
   #wake: ((filled: boolean) => void) | undefined;
@@ -127,8 +191,10 @@ export class Exchange {
   // The error that breaks the body off once the chunks before it are read.
   #brokenBy: unknown;
 
-  constructor(ctx: ExchangeContext) {
+  constructor(ctx: ExchangeContext, sink?: ResponseSink<R>) {
     this.#ctx = ctx;
+    this.#sink = sink ??
+      fetchSink(ctx.textLimit) as unknown as ResponseSink<R>;
     this.#head = ctx.method === "HEAD";
   }
 
@@ -210,8 +276,8 @@ export class Exchange {
       : new Promise((resolve) => (this.#drain ??= []).push(resolve));
   };
 
-  /** Calls the app and answers with its Response. */
-  run(app: App): Response | Promise<Response> {
+  /** Calls the app and answers with what the sink makes of its response. */
+  run(app: App): R | Promise<R> {
     let result: AppIterable | Promise<AppIterable>;
     try {
       result = app(this.#ctx.environ, this.startResponse);
@@ -220,7 +286,7 @@ export class Exchange {
       return this.#failBefore(error, "the application raised");
     }
     if (!isThenable(result)) return this.#answer(result);
-    return new Promise<Response>((resolve) => {
+    return new Promise<R>((resolve) => {
       this.#resolve = resolve;
       if (this.#phase === "held") resolve(this.#openStream());
       (result as Promise<AppIterable>).then(
@@ -246,8 +312,8 @@ export class Exchange {
     return this.#phase !== "pending" && this.#phase !== "held";
   }
 
-  /** Hands run()'s Promise its Response. */
-  #settle(response: Response | Promise<Response>): void {
+  /** Hands run()'s Promise its answer. */
+  #settle(response: R | Promise<R>): void {
     const resolve = this.#resolve!;
     if (isThenable(response)) response.then(resolve);
     else resolve(response);
@@ -273,7 +339,7 @@ export class Exchange {
    * the error is the answer; once it is (`held`), what was written goes out
    * and the body breaks off, as wsgiref sends it.
    */
-  #failBefore(error: unknown, what: string): Response {
+  #failBefore(error: unknown, what: string): R {
     this.#resultPhase = "exhausted";
     if (this.#phase === "pending") return this.#errorAnswer(error, what);
     const response = this.#openStream();
@@ -327,7 +393,7 @@ export class Exchange {
   }
 
   /** The app returned and no Response is out: the answer. */
-  #answer(result: AppIterable): Response | Promise<Response> {
+  #answer(result: AppIterable): R | Promise<R> {
     this.#resultPhase = "exhausted";
     const unusable = this.#unusable(result);
     if (unusable !== undefined) {
@@ -366,20 +432,21 @@ export class Exchange {
   }
 
   /** Answers with an error of the gateway's own; nothing was final yet. */
-  #errorAnswer(error: unknown, what: string): Response {
+  #errorAnswer(error: unknown, what: string): R {
     this.#phase = "discarding";
     const marks = error as Record<symbol, unknown> | null | undefined;
     const head = this.#head;
-    let response: Response;
+    const sink = this.#sink;
+    let response: R;
     if (marks?.[BODY_BROKEN] === true) {
       this.#log(`bad request: ${(error as Error).message}`);
-      response = errorResponse(400, { head });
+      response = sink.error(400, { head });
     } else if (marks?.[BODY_TOO_LARGE] === true) {
       this.#log("request body larger than maxBodySize, answered 413");
-      response = errorResponse(413, { head });
+      response = sink.error(413, { head });
     } else {
       this.#log(what, error);
-      response = errorResponse(500, { head, error, debug: this.#ctx.debug });
+      response = sink.error(500, { head, error, debug: this.#ctx.debug });
     }
     this.#closeResult();
     return response;
@@ -400,7 +467,7 @@ export class Exchange {
     this.#heldBytes += chunk.length;
   }
 
-  #fromArray(chunks: unknown[]): Response {
+  #fromArray(chunks: unknown[]): R {
     let total = this.#heldBytes;
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i];
@@ -423,7 +490,7 @@ export class Exchange {
   }
 
   /** The whole body is known and no Response is out yet. */
-  #sendWhole(parts: Uint8Array[], total: number): Response {
+  #sendWhole(parts: Uint8Array[], total: number): R {
     const problem = this.#headerProblem();
     if (problem !== undefined) {
       return this.#errorAnswer(problem, "bad response");
@@ -435,16 +502,16 @@ export class Exchange {
       this.#closeResult();
       if (this.#head && cl === -1 && !isBodiless(code)) {
         // Say what a GET would have sent (RFC 9110 §9.3.2).
-        return this.#respond(null, [
+        return this.#respond("empty", [
           ...this.#headers!,
           ["content-length", String(total)],
         ]);
       }
       return this.#respond(
-        null,
+        "empty",
         isBodiless(code) && cl !== -1
           ? withoutLength(this.#headers!)
-          : undefined,
+          : this.#headers!,
       );
     }
     if (cl >= 0 && total < cl) {
@@ -481,19 +548,17 @@ export class Exchange {
       ? parts[0]
       : concat(parts, total);
     this.#closeResult();
-    const response = this.#respond(
-      bytes !== null && total <= this.#ctx.textLimit
-        ? textBody(bytes, this.#headers!)
-        : bytes,
+    // The sink states the length when the app's headers do not.
+    return this.#respond(
+      "whole",
+      this.#headers!,
+      bytes,
+      cl === -1 ? total : -1,
     );
-    // Deno, Bun and workerd send a byte body with its length themselves; a
-    // second header would cost more than the rest of the exchange on Deno.
-    if (cl === -1) markKnownLength(response, total);
-    return response;
   }
 
   /** file_wrapper's fast path: the Blob or stream becomes the body as it is. */
-  #fromFile(wrapper: FileWrapper): Response | undefined {
+  #fromFile(wrapper: FileWrapper): R | undefined {
     if (this.#headerProblem() !== undefined) return undefined;
     const code = this.#status!.code;
     if (this.#head || isBodiless(code)) return undefined;
@@ -510,17 +575,17 @@ export class Exchange {
       }
       this.#closeResult();
       return cl === -1
-        ? this.#respond(source, [
+        ? this.#respond("file", [
           ...this.#headers!,
           ["content-length", String(source.size)],
-        ])
-        : this.#respond(source.slice(0, cl));
+        ], source)
+        : this.#respond("file", this.#headers!, source.slice(0, cl));
     }
     if (source instanceof ReadableStream && cl === -1) {
       wrapper.handOff();
       this.#phase = "ended";
       this.#closeResult();
-      return this.#respond(source);
+      return this.#respond("file", this.#headers!, source);
     }
     return undefined;
   }
@@ -530,7 +595,7 @@ export class Exchange {
    * loop for sync and async iterators: an async step is awaited by going
    * round again from its `then`.
    */
-  #pumpFirst(): Response | Promise<Response> {
+  #pumpFirst(): R | Promise<R> {
     const iterator = this.#iterator!;
     for (;;) {
       let step: Step | Promise<Step>;
@@ -552,7 +617,7 @@ export class Exchange {
   }
 
   /** One step before the headers are sent: a Response, or undefined to go on. */
-  #first(step: Step): Response | undefined {
+  #first(step: Step): R | undefined {
     if (step.done) {
       this.#resultPhase = "exhausted";
       return this.#sendWhole(this.#held ?? [], this.#heldBytes);
@@ -572,7 +637,7 @@ export class Exchange {
   }
 
   /** Sends the headers with a streamed body that starts with what is held. */
-  #openStream(): Response {
+  #openStream(): R {
     const problem = this.#headerProblem();
     if (problem !== undefined) {
       this.#phase = "pending";
@@ -589,14 +654,17 @@ export class Exchange {
       const unknownLength = this.#head && this.#contentLength === -1 &&
         !isBodiless(code);
       return this.#respond(
-        unknownLength ? emptyStream() : null,
+        "empty",
         isBodiless(code) && this.#contentLength !== -1
           ? withoutLength(this.#headers!)
-          : undefined,
+          : this.#headers!,
+        null,
+        -1,
+        unknownLength,
       );
     }
     this.#phase = "streaming";
-    const stream = new ReadableStream<Uint8Array>({
+    return this.#respond("stream", this.#headers!, {
       start: (controller) => {
         this.#controller = controller;
         for (const chunk of held) {
@@ -613,29 +681,41 @@ export class Exchange {
         this.#releaseWriters();
         this.#closeResult();
       },
-    }, { highWaterMark: 0 });
-    return this.#respond(stream);
+    });
   }
 
-  #respond(body: BodyInit | Uint8Array | null, headers?: Header[]): Response {
+  /** Hands the answer to the sink; a 500 if the runtime refuses it. */
+  #respond(
+    kind: "empty" | "whole" | "file" | "stream",
+    headers: Header[],
+    body: Uint8Array | Blob | ReadableStream<Uint8Array> | BodySource | null =
+      null,
+    length = -1,
+    unknownLength = false,
+  ): R {
     const status = this.#status!;
+    const sink = this.#sink;
     try {
-      // "200 OK" leaves statusText empty, as `new Response(body)` does: on
-      // Deno that keeps the Response on its fast path, and every server
-      // still sends "OK".
-      const list = headersInit(headers ?? this.#headers!);
-      return new Response(
-        body as BodyInit | null,
-        status.code === 200 && status.reason === "OK"
-          ? { status: 200, headers: list }
-          : { status: status.code, statusText: status.reason, headers: list },
-      );
+      switch (kind) {
+        case "empty":
+          return sink.empty(status, headers, unknownLength);
+        case "whole":
+          return sink.whole(status, headers, body as Uint8Array, length);
+        case "file":
+          return sink.file(
+            status,
+            headers,
+            body as Blob | ReadableStream<Uint8Array>,
+          );
+        default:
+          return sink.stream(status, headers, body as BodySource);
+      }
     } catch (error) {
       // The runtime refused something the checks let through.
       this.#phase = "discarding";
       this.#log("the runtime refused the response", error);
       this.#closeResult();
-      return errorResponse(500, {
+      return sink.error(500, {
         head: this.#head,
         error,
         debug: this.#ctx.debug,

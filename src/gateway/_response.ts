@@ -4,6 +4,8 @@
 // it (KNOWN_LENGTH, SPEC.md §10).
 
 import { describeError } from "./_values.ts";
+import type { Status } from "./_response_rules.ts";
+import type { BodySource, ResponseSink } from "./_exchange.ts";
 import type { Header } from "../types.ts";
 
 const encoder = new TextEncoder();
@@ -142,4 +144,91 @@ export function errorResponse(
       "content-length": String(body.length),
     },
   });
+}
+
+/** The Fetch Response of a checked status, header list and body. */
+function responseOf(
+  status: Status,
+  headers: Header[],
+  body: BodyInit | null,
+): Response {
+  // "200 OK" leaves statusText empty, as `new Response(body)` does: on Deno
+  // that keeps the Response on its fast path, and every server still sends
+  // "OK".
+  const init = headersInit(headers);
+  return new Response(
+    body,
+    status.code === 200 && status.reason === "OK"
+      ? { status: 200, headers: init }
+      : { status: status.code, statusText: status.reason, headers: init },
+  );
+}
+
+/** The exchange's default sink: a Fetch Response. */
+class FetchSink implements ResponseSink<Response> {
+  readonly #textLimit: number;
+
+  constructor(textLimit: number) {
+    this.#textLimit = textLimit;
+  }
+
+  empty(status: Status, headers: Header[], unknownLength: boolean): Response {
+    // A null body makes runtimes announce "Content-Length: 0": for HEAD of
+    // a body of unknown length, an empty stream says nothing instead.
+    return responseOf(status, headers, unknownLength ? emptyStream() : null);
+  }
+
+  whole(
+    status: Status,
+    headers: Header[],
+    body: Uint8Array | null,
+    length: number,
+  ): Response {
+    const response = responseOf(
+      status,
+      headers,
+      (body !== null && body.length <= this.#textLimit
+        ? textBody(body, headers)
+        : body) as BodyInit | null,
+    );
+    // Deno, Bun and workerd send a byte body with its length themselves; a
+    // second header would cost more than the rest of the exchange on Deno.
+    if (length !== -1) markKnownLength(response, length);
+    return response;
+  }
+
+  file(
+    status: Status,
+    headers: Header[],
+    body: Blob | ReadableStream<Uint8Array>,
+  ): Response {
+    return responseOf(status, headers, body);
+  }
+
+  stream(status: Status, headers: Header[], source: BodySource): Response {
+    return responseOf(
+      status,
+      headers,
+      new ReadableStream<Uint8Array>(source, { highWaterMark: 0 }),
+    );
+  }
+
+  error(status: ErrorStatus, options: ErrorResponseOptions): Response {
+    return errorResponse(status, options);
+  }
+}
+
+const BYTES_SINK = new FetchSink(-1);
+const TEXT_SINK = new FetchSink(4096);
+
+/**
+ * The sink that answers with a Fetch Response; `textLimit` as
+ * ExchangeContext's (bodies up to it go out as strings when they are text).
+ */
+export function fetchSink(textLimit: number): ResponseSink<Response> {
+  return textLimit === -1
+    ? BYTES_SINK
+    : textLimit === 4096
+    ? TEXT_SINK
+    : new FetchSink(textLimit);
 }
