@@ -109,7 +109,8 @@ const LAZY_KEYS = [
   "tsgi.ctx",
 ] as const;
 
-type Target = Record<string | symbol, unknown>;
+/** An environ under construction. */
+export type Target = Record<string | symbol, unknown>;
 
 /** `HTTP_X_FOO` → `x-foo`; undefined for keys no header name maps to. */
 function headerNameOf(key: string): string | undefined {
@@ -370,28 +371,28 @@ function serverOf(
 }
 
 /**
- * Builds the environ of one request from the connection and the request
- * target, or says which error answers it instead: 400 for a target or Host
- * that is not one, 404 for a path outside the configured mount prefix (the
- * app is not there).
+ * The environ's keys that come from the request line, the Host and the
+ * configuration, or the error that answers the request instead: 400 for a
+ * target or Host that is not one, 404 for a path outside the configured
+ * mount prefix (the app is not there). Every gateway's environ starts here.
  *
- * The scheme is the listener's (`urlScheme`), never the URL's: on Deno an
- * absolute-form target or an HTTP/2 `:scheme` from the client would say
- * `https` over plain TCP. Only on Workers, where the platform itself builds
- * the URL, is its scheme taken.
+ * @param rawTarget The request target as the client sent it.
+ * @param hostHeader The Host header, repeated ones joined with ", ".
+ * @param local `host:port` of the listener, if known.
  */
-export function createEnviron(state: RequestState): Environ | 400 | 404 {
-  const { request, config } = state;
-  // A getter that builds a string on Deno: read it once.
-  const target = readTarget(rawTargetOf(state.args) ?? request.url);
+export function baseEnviron(
+  config: GatewayConfig,
+  method: string,
+  rawTarget: string,
+  hostHeader: string | null,
+  local: string | undefined,
+  https: boolean,
+): Target | 400 | 404 {
+  const target = readTarget(rawTarget);
   if (target === undefined) return 400;
-  const https = config.urlScheme === undefined
-    ? isWorkersCall(state.args) && request.url.startsWith("https:")
-    : config.urlScheme === "https";
-  // The Host header when there is one (two are joined by the runtime, and
-  // ", " is no host); else an absolute URL's authority, which a runtime
-  // builds from the listener for HTTP/1.0 without Host.
-  const hostHeader = request.headers.get("host");
+  // The Host header when there is one (two are joined, and ", " is no
+  // host); else an absolute URL's authority, which a runtime builds from
+  // the listener for HTTP/1.0 without Host.
   const authority = target.authority;
   const defaultPort = https ? "443" : "80";
   if (
@@ -399,7 +400,7 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     parseHost(authority, defaultPort) === undefined
   ) return 400;
   const server = serverOf(
-    hostHeader ?? authority ?? localOf(state.args) ?? "localhost",
+    hostHeader ?? authority ?? local ?? "localhost",
     defaultPort,
   );
   if (server === undefined) return 400;
@@ -414,7 +415,7 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
   }
   const query = target.query;
   const environ: Target = {
-    REQUEST_METHOD: state.method,
+    REQUEST_METHOD: method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
     QUERY_STRING: query,
@@ -431,11 +432,40 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     "wsgi.run_once": config.runOnce,
     "wsgi.input_terminated": true,
     "wsgi.file_wrapper": wrapFile,
-    "tsgi.request": request,
-    "tsgi.runtime_args": state.args,
   };
   // Apache's SSL variable, which PEP 3333 asks servers to provide.
   if (https) environ.HTTPS = "on";
+  return environ;
+}
+
+/**
+ * Builds the environ of one Fetch request from the connection and the
+ * request target, or says which error answers it instead (see
+ * baseEnviron).
+ *
+ * The scheme is the listener's (`urlScheme`), never the URL's: on Deno an
+ * absolute-form target or an HTTP/2 `:scheme` from the client would say
+ * `https` over plain TCP. Only on Workers, where the platform itself builds
+ * the URL, is its scheme taken.
+ */
+export function createEnviron(state: RequestState): Environ | 400 | 404 {
+  const { request, config } = state;
+  // A getter that builds a string on Deno: read it once.
+  const url = request.url;
+  const https = config.urlScheme === undefined
+    ? isWorkersCall(state.args) && url.startsWith("https:")
+    : config.urlScheme === "https";
+  const environ = baseEnviron(
+    config,
+    state.method,
+    rawTargetOf(state.args) ?? url,
+    request.headers.get("host"),
+    localOf(state.args),
+    https,
+  );
+  if (typeof environ === "number") return environ;
+  environ["tsgi.request"] = request;
+  environ["tsgi.runtime_args"] = state.args;
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }

@@ -35,6 +35,9 @@ import type {
 } from "../types.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+// What a step that produced no answer returns: a sink's answer may itself
+// be undefined (a server that writes the response is done with nothing).
+const NONE: unique symbol = Symbol("none");
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 type Step = IteratorResult<Uint8Array>;
@@ -403,7 +406,7 @@ export class Exchange<R = Response> {
     if (Array.isArray(result)) return this.#fromArray(result);
     if (result instanceof FileWrapper && this.#phase === "pending") {
       const fast = this.#fromFile(result);
-      if (fast !== undefined) return fast;
+      if (fast !== NONE) return fast;
     }
     const error = this.#iterate(result);
     if (error !== undefined) {
@@ -558,14 +561,14 @@ export class Exchange<R = Response> {
   }
 
   /** file_wrapper's fast path: the Blob or stream becomes the body as it is. */
-  #fromFile(wrapper: FileWrapper): R | undefined {
-    if (this.#headerProblem() !== undefined) return undefined;
+  #fromFile(wrapper: FileWrapper): R | typeof NONE {
+    if (this.#headerProblem() !== undefined) return NONE;
     const code = this.#status!.code;
-    if (this.#head || isBodiless(code)) return undefined;
+    if (this.#head || isBodiless(code)) return NONE;
     const cl = this.#contentLength;
     const source = wrapper.source;
     if (source instanceof Blob) {
-      if (cl > source.size) return undefined; // too few bytes: the slow path reports it
+      if (cl > source.size) return NONE; // too few bytes: the slow path reports it
       wrapper.handOff();
       this.#phase = "ended";
       if (cl !== -1 && cl < source.size) {
@@ -587,7 +590,7 @@ export class Exchange<R = Response> {
       this.#closeResult();
       return this.#respond("file", this.#headers!, source);
     }
-    return undefined;
+    return NONE;
   }
 
   /**
@@ -606,18 +609,21 @@ export class Exchange<R = Response> {
       }
       if (isThenable(step)) {
         return step.then(
-          (value) => this.#first(value) ?? this.#pumpFirst(),
+          (value) => {
+            const response = this.#first(value);
+            return response === NONE ? this.#pumpFirst() : response;
+          },
           (error) =>
             this.#failBefore(error, "the application's iterable raised"),
         );
       }
       const response = this.#first(step);
-      if (response !== undefined) return response;
+      if (response !== NONE) return response;
     }
   }
 
-  /** One step before the headers are sent: a Response, or undefined to go on. */
-  #first(step: Step): R | undefined {
+  /** One step before the headers are sent: the answer, or NONE to go on. */
+  #first(step: Step): R | typeof NONE {
     if (step.done) {
       this.#resultPhase = "exhausted";
       return this.#sendWhole(this.#held ?? [], this.#heldBytes);
@@ -631,7 +637,7 @@ export class Exchange<R = Response> {
         "the application yielded a bad chunk",
       );
     }
-    if (chunk.length === 0) return undefined;
+    if (chunk.length === 0) return NONE;
     this.#hold(chunk);
     return this.#openStream();
   }

@@ -100,6 +100,23 @@ function peerOf(request: Request, args: readonly unknown[]): string {
   return "-";
 }
 
+/**
+ * One line of the log: `peer - - [date] "METHOD target protocol" status
+ * bytes`, with `-` for a body of no bytes.
+ */
+export function accessLine(
+  peer: string,
+  method: string,
+  target: string,
+  protocol: string,
+  status: number,
+  bytes: number,
+): string {
+  return `${peer} - - [${logDate()}] "${method} ${target} ${protocol}" ${status} ${
+    bytes === 0 ? "-" : bytes
+  }`;
+}
+
 /** The request target as sent: the URL from its path on. */
 function targetOf(url: string): string {
   const slash = url.indexOf("/", url.indexOf("//") + 2);

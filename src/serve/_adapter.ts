@@ -3,6 +3,7 @@
 // exporting `listen`. serve() loads only the one the runtime needs.
 
 import type { FetchHandler } from "../types.ts";
+import type { PartsHandler } from "../gateway/_parts_handler.ts";
 
 /** What serve() asks an adapter for. */
 export interface ListenOptions {
@@ -15,6 +16,24 @@ export interface ListenOptions {
    * for the same protocol. Adapters that cannot tell the protocol pass none.
    */
   handler(protocol?: string): FetchHandler;
+  /**
+   * The same app for a server that parses HTTP itself and writes the
+   * response its own way (node:http): no Fetch objects in between. Its
+   * access log is the adapter's to write, to `accessLog`.
+   */
+  parts(protocol: string): PartsHandler;
+  /**
+   * Writes the access log's line of one exchange (see `parts`); undefined
+   * when the log is off. `bytes`: the body bytes sent.
+   */
+  accessLog?: (
+    peer: string,
+    method: string,
+    target: string,
+    protocol: string,
+    status: number,
+    bytes: number,
+  ) => void;
 }
 
 /** A listening server, as an adapter reports it. */

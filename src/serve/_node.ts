@@ -1,11 +1,29 @@
-// serve() on Node: node:http bridged to the Fetch API. The request body
-// streams in and the response streams out, each with backpressure; a client
-// that goes away cancels the response body, which runs the app's close().
-// node:http's shapes are declared here, so the sources need no @types/node.
+// serve() on Node: node:http straight to the environ and back. The gateway
+// takes the request as node:http parsed it (method, raw target, raw
+// headers: see _parts_handler.ts), and the Exchange writes the status, the
+// headers and the body to node:http through a sink: no Fetch Request,
+// Headers or Response in between unless the app asks for `tsgi.request`.
+// The request body streams in and the response streams out, each with
+// backpressure; a client that goes away cancels the response body, which
+// runs the app's close(). node:http's shapes are declared here, so the
+// sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
-import { KNOWN_LENGTH, knownLength } from "../gateway/_response.ts";
+import {
+  errorResponse,
+  type ErrorResponseOptions,
+  type ErrorStatus,
+  knownLength,
+} from "../gateway/_response.ts";
 import { isThenable } from "../gateway/_values.ts";
+import type {
+  BodyChannel,
+  BodySource,
+  ResponseSink,
+} from "../gateway/_exchange.ts";
+import type { Status } from "../gateway/_response_rules.ts";
+import type { RequestParts } from "../gateway/_parts_handler.ts";
+import type { Header, RemoteAddress } from "../types.ts";
 
 interface NodeSocket {
   readonly remoteAddress?: string;
@@ -35,6 +53,7 @@ interface ServerResponse {
   readonly socket: NodeSocket | null;
   writeContinue(): void;
   readonly writableFinished: boolean;
+  readonly headersSent: boolean;
   writeHead(
     status: number,
     reason: string | undefined,
@@ -43,6 +62,7 @@ interface ServerResponse {
   write(chunk: Uint8Array): boolean;
   end(chunk?: Uint8Array): unknown;
   once(event: "drain", listener: () => void): unknown;
+  off(event: "drain", listener: () => void): unknown;
   on(event: "close", listener: () => void): unknown;
   destroy(): unknown;
 }
@@ -161,37 +181,410 @@ class NodeRequest extends Request {
   }
 }
 
-/**
- * The Fetch Request for a node:http request, or undefined when the Fetch
- * API refuses it. Its URL is the listener's address with the target's
- * path: the gateway reads the target and the Host as the client sent them
- * from the info object (see `listen`), never from this URL, which the URL
- * parser has changed (backslashes, dot segments).
- */
-function requestOf(
-  req: IncomingMessage,
-  res: ServerResponse,
-  base: string,
-  expectsContinue: boolean,
-): NodeRequest | undefined {
-  const target = req.url ?? "";
-  const method = req.method ?? "GET";
-  const raw = req.rawHeaders;
-  const headers = new Headers();
-  try {
-    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+/** What a request is as the gateway takes it: node:http's own parse. */
+class NodeParts implements RequestParts {
+  readonly method: string;
+  readonly target: string;
+  readonly rawHeaders: readonly string[];
+  readonly remote: RemoteAddress | undefined;
+  readonly local: string | undefined;
+  readonly info: unknown;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #expectsContinue: boolean;
+  readonly #base: string;
+  readonly #conn: NodeConnection;
+  #body: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectsContinue: boolean,
+    base: string,
+    conn: NodeConnection,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#expectsContinue = expectsContinue;
+    this.#base = base;
+    this.#conn = conn;
+    this.method = req.method ?? "GET";
+    this.target = req.url ?? "";
+    this.rawHeaders = req.rawHeaders;
+    const socket = req.socket;
+    const address = socket.remoteAddress;
+    this.remote = address === undefined
+      ? undefined
+      : { address, port: socket.remotePort };
+    const localAddress = socket.localAddress;
+    this.local = localAddress === undefined
+      ? undefined
+      : (localAddress.includes(":") ? `[${localAddress}]` : localAddress) +
+        ":" + socket.localPort;
+    this.info = {
+      remoteAddr: {
+        hostname: address,
+        port: socket.remotePort,
+        transport: "tcp",
+      },
+      localAddr: localAddress === undefined
+        ? undefined
+        : { hostname: localAddress, port: socket.localPort },
+      target: req.url,
+    };
+  }
+
+  body(): ReadableStream<Uint8Array> | null {
+    if (this.#body !== undefined) return this.#body;
+    const req = this.#req;
+    const method = this.method;
     const bodyless = method === "GET" || method === "HEAD" ||
       (req.headers["transfer-encoding"] === undefined &&
         (req.headers["content-length"] ?? "0") === "0");
-    return new NodeRequest(base + (target.startsWith("/") ? target : "/"), {
-      method,
-      headers,
-      body: bodyless ? null : bodyOf(req, res, expectsContinue),
-      duplex: "half",
-    } as RequestInit);
+    return this.#body = bodyless
+      ? null
+      : bodyOf(req, this.#res, this.#expectsContinue);
+  }
+
+  /**
+   * The Fetch Request, on demand. Its URL is the listener's address with
+   * the target's path; the gateway read the target and the Host as the
+   * client sent them, never from this URL, which the URL parser changes
+   * (backslashes, dot segments). Its body is wsgi.input's stream: reading
+   * either consumes both, as with a Fetch server.
+   */
+  request(): Request {
+    const conn = this.#conn;
+    if (conn.request !== undefined) return conn.request;
+    const raw = this.rawHeaders;
+    const headers = new Headers();
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    const body = this.body();
+    const target = this.target;
+    const request = new NodeRequest(
+      this.#base + (target.startsWith("/") ? target : "/"),
+      {
+        method: this.method,
+        headers,
+        body: body === null || body.locked ? null : body,
+        duplex: "half",
+      } as RequestInit,
+    );
+    if (conn.gone !== undefined) request.disconnect(conn.gone);
+    return conn.request = request;
+  }
+}
+
+/** Closes the connection with a reset where Node can, else a FIN. */
+function reset(res: ServerResponse): void {
+  // The body broke after the status went out (the app raised, or sent less
+  // than its Content-Length): reset the connection so the client cannot
+  // take the part it got for the whole. A FIN would do that for a chunked
+  // or known-length body, but ends a close-delimited one (HTTP/1.0) as if
+  // it were complete.
+  const socket = res.socket;
+  if (typeof socket?.resetAndDestroy === "function") socket.resetAndDestroy();
+  else res.destroy();
+}
+
+/** One request's state between node:http and the exchange. */
+class NodeConnection {
+  /** Why the client is gone, once it is. */
+  gone: Error | undefined;
+  request: NodeRequest | undefined;
+  body: NodeBody | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  wake: (() => void) | undefined;
+  readonly log: ((status: number, bytes: number) => void) | undefined;
+
+  constructor(log: ((status: number, bytes: number) => void) | undefined) {
+    this.log = log;
+  }
+
+  /** The client went away before the response ended. */
+  disconnect(): void {
+    const reason = new Error("The client closed the connection");
+    this.gone = reason;
+    this.request?.disconnect(reason);
+    this.body?.cancel();
+    this.wake?.();
+    this.reader?.cancel(reason).catch(() => {});
+  }
+}
+
+/** The Content-Length the (checked) headers give; -1 if none. */
+function lengthOf(headers: Header[]): number {
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers[i][0];
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      return Number(headers[i][1]);
+    }
+  }
+  return -1;
+}
+
+/** The header list as node:http's flat `[name, value, …]`. */
+function flat(headers: Header[], length: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i++) {
+    out.push(headers[i][0], headers[i][1]);
+  }
+  if (length !== -1) out.push("content-length", `${length}`);
+  return out;
+}
+
+/**
+ * A streamed body's way to node:http: each chunk the exchange enqueues is
+ * written at once; once node:http's buffer is full, the exchange is not
+ * pulled again (and an app's write() waits) until it drains.
+ */
+class NodeBody implements BodyChannel {
+  readonly #res: ServerResponse;
+  readonly #source: BodySource;
+  readonly #status: number;
+  readonly #conn: NodeConnection;
+  readonly #length: number;
+  #blocked = false;
+  #done = false;
+  // Every byte the headers promise is out: the rest is the app's business.
+  #complete = false;
+  #sent = 0;
+  #moved = false;
+
+  constructor(
+    res: ServerResponse,
+    source: BodySource,
+    status: number,
+    conn: NodeConnection,
+    length: number,
+  ) {
+    this.#res = res;
+    this.#source = source;
+    this.#status = status;
+    this.#conn = conn;
+    this.#length = length;
+  }
+
+  get desiredSize(): number {
+    return this.#blocked ? -1 : 0;
+  }
+
+  enqueue(chunk: Uint8Array): void {
+    if (this.#done) return;
+    this.#moved = true;
+    if (this.#complete) return;
+    this.#sent += chunk.byteLength;
+    if (this.#sent === this.#length) {
+      // The last byte the headers promise: end() sends it (with the
+      // headers, when it is also the first chunk). The result is still
+      // pulled to its end, and an error it raises then is only logged.
+      this.#complete = true;
+      this.#res.end(chunk);
+    } else if (!this.#res.write(chunk)) this.#blocked = true;
+  }
+
+  close(): void {
+    if (this.#finish() && !this.#complete) this.#res.end();
+  }
+
+  error(_error: unknown): void {
+    if (this.#finish() && !this.#complete) reset(this.#res);
+  }
+
+  /** The client is gone: the exchange stops and closes the app's result. */
+  cancel(): void {
+    if (this.#finish()) this.#source.cancel();
+  }
+
+  /** Marks the body over, once; false if it already was. */
+  #finish(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    this.#res.off("drain", this.#drained);
+    this.#conn.log?.(this.#status, this.#sent);
+    return true;
+  }
+
+  /** Starts the body: what the app already wrote, then pulls. */
+  run(): void {
+    this.#source.start(this);
+    this.#next();
+  }
+
+  readonly #drained = (): void => {
+    this.#blocked = false;
+    this.#next();
+  };
+
+  readonly #next = (): void => {
+    for (;;) {
+      if (this.#done) return;
+      if (this.#blocked) {
+        this.#res.once("drain", this.#drained);
+        return;
+      }
+      this.#moved = false;
+      let pulled: void | Promise<void>;
+      try {
+        pulled = this.#source.pull();
+      } catch (error) {
+        return this.error(error);
+      }
+      if (isThenable(pulled)) {
+        pulled.then(this.#next, (error) => this.error(error));
+        return;
+      }
+      // A pull that settled without a chunk is not repeated (as a stream
+      // would not): the exchange pulls again by itself when it has one.
+      if (!this.#moved) return;
+    }
+  };
+}
+
+/** The exchange's answer, written to node:http. */
+class NodeSink implements ResponseSink<void> {
+  readonly #res: ServerResponse;
+  readonly #conn: NodeConnection;
+  readonly #closing: boolean;
+
+  constructor(res: ServerResponse, conn: NodeConnection, closing: boolean) {
+    this.#res = res;
+    this.#conn = conn;
+    this.#closing = closing;
+  }
+
+  /** Writes the status line and headers; false if the client is gone. */
+  #start(status: Status, headers: string[]): boolean {
+    if (this.#conn.gone !== undefined) return false;
+    const res = this.#res;
+    // While shutting down, no connection is kept for another request.
+    if (this.#closing) res.shouldKeepAlive = false;
+    res.writeHead(status.code, status.reason || undefined, headers);
+    return true;
+  }
+
+  empty(status: Status, headers: Header[], _unknownLength: boolean): void {
+    // node:http adds no length to an answer to HEAD, or to a 204 or 304.
+    if (!this.#start(status, flat(headers, -1))) return;
+    this.#res.end();
+    this.#conn.log?.(status.code, 0);
+  }
+
+  whole(
+    status: Status,
+    headers: Header[],
+    body: Uint8Array | null,
+    length: number,
+  ): void {
+    if (!this.#start(status, flat(headers, length))) return;
+    // One write with the headers.
+    if (body === null) this.#res.end();
+    else this.#res.end(body);
+    this.#conn.log?.(status.code, body === null ? 0 : body.byteLength);
+  }
+
+  file(
+    status: Status,
+    headers: Header[],
+    body: Blob | ReadableStream<Uint8Array>,
+  ): void {
+    const stream = body instanceof Blob ? body.stream() : body;
+    if (!this.#start(status, flat(headers, -1))) {
+      stream.cancel().catch(() => {});
+      return;
+    }
+    pump(stream, lengthOf(headers), this.#res, this.#conn, status.code);
+  }
+
+  stream(status: Status, headers: Header[], source: BodySource): void {
+    const conn = this.#conn;
+    const body = new NodeBody(
+      this.#res,
+      source,
+      status.code,
+      conn,
+      lengthOf(headers),
+    );
+    if (!this.#start(status, flat(headers, -1))) {
+      source.start(body);
+      body.cancel();
+      return;
+    }
+    conn.body = body;
+    body.run();
+  }
+
+  error(status: ErrorStatus, options: ErrorResponseOptions): void {
+    send(errorResponse(status, options), this.#res, this.#conn, this.#closing);
+  }
+}
+
+/** Sends a Fetch Response: the gateway's own error answers. */
+function send(
+  response: Response,
+  res: ServerResponse,
+  conn: NodeConnection,
+  closing: boolean,
+): void {
+  if (conn.gone !== undefined) {
+    response.body?.cancel().catch(() => {});
+    return;
+  }
+  if (closing) res.shouldKeepAlive = false;
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => headers.push(name, value));
+  res.writeHead(response.status, response.statusText || undefined, headers);
+  const body = response.body;
+  if (body === null) {
+    res.end();
+    conn.log?.(response.status, 0);
+  } else pump(body, knownLength(response), res, conn, response.status);
+}
+
+/** Writes a stream to node:http with backpressure. */
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  res: ServerResponse,
+  conn: NodeConnection,
+  status: number,
+): Promise<void> {
+  const reader = body.getReader();
+  conn.reader = reader;
+  let sent = 0;
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (conn.gone !== undefined) return;
+      if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end.
+        res.end(step.value);
+        break;
+      }
+      if (!res.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          conn.wake = resolve;
+          res.once("drain", resolve);
+        });
+        conn.wake = undefined;
+        if (conn.gone !== undefined) return;
+      }
+    }
+    if (sent !== length) res.end();
   } catch {
-    // A URL, method or header the Fetch API refuses (TRACE, …).
-    return undefined;
+    if (conn.gone === undefined) reset(res);
+    return;
+  } finally {
+    conn.log?.(status, sent);
+  }
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
   }
 }
 
@@ -207,141 +600,32 @@ function plain(res: ServerResponse, status: number, reason: string): void {
   res.end(body);
 }
 
-/** One request's link between node:http and the Fetch response. */
-class NodeExchange {
-  gone = false;
-  request: NodeRequest | undefined;
-  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  wake: (() => void) | undefined;
-
-  /** The client went away before the response ended. */
-  disconnect(): void {
-    this.gone = true;
-    const reason = new Error("The client closed the connection");
-    this.request?.disconnect(reason);
-    this.wake?.();
-    this.reader?.cancel(reason).catch(() => {});
-  }
-}
-
-function headersOf(response: Response): string[] {
-  const flat: string[] = [];
-  let cookies = false;
-  for (const [name, value] of response.headers) {
-    // Some Headers implementations join Set-Cookie when iterated.
-    if (name === "set-cookie") cookies = true;
-    else flat.push(name, value);
-  }
-  if (cookies) {
-    for (const cookie of response.headers.getSetCookie()) {
-      flat.push("set-cookie", cookie);
-    }
-  }
-  return flat;
-}
-
-async function pump(
-  body: ReadableStream<Uint8Array>,
-  length: number,
-  res: ServerResponse,
-  exchange: NodeExchange,
-): Promise<void> {
-  const reader = body.getReader();
-  exchange.reader = reader;
-  let sent = 0;
-  try {
-    for (;;) {
-      const step = await reader.read();
-      if (exchange.gone) return;
-      if (step.done) break;
-      sent += step.value.byteLength;
-      if (sent === length) {
-        // The last byte the headers promise: end() sends it with the
-        // headers in one write when it is also the first chunk. The stream
-        // is still read to its end, which is what runs the app's close().
-        res.end(step.value);
-        break;
-      }
-      if (!res.write(step.value)) {
-        await new Promise<void>((resolve) => {
-          exchange.wake = resolve;
-          res.once("drain", resolve);
-        });
-        exchange.wake = undefined;
-        if (exchange.gone) return;
-      }
-    }
-    if (sent !== length) res.end();
-  } catch {
-    // The body broke after the status went out (the app raised, or sent
-    // less than its Content-Length): reset the connection so the client
-    // cannot take the part it got for the whole. A FIN would do that for
-    // a chunked or known-length body, but ends a close-delimited one
-    // (HTTP/1.0) as if it were complete.
-    if (!exchange.gone) {
-      const socket = res.socket;
-      if (typeof socket?.resetAndDestroy === "function") {
-        socket.resetAndDestroy();
-      } else res.destroy();
-    }
-    return;
-  }
-  // The whole body is sent; what follows is the app's own business (an
-  // error raised after the last byte is the gateway's to log).
-  try {
-    while (!(await reader.read()).done);
-  } catch {
-    // Logged by the gateway to wsgi.errors.
-  }
-}
-
-function send(
-  response: Response,
-  res: ServerResponse,
-  exchange: NodeExchange,
-  closing: boolean,
-): void {
-  if (exchange.gone) {
-    response.body?.cancel().catch(() => {});
-    return;
-  }
-  // While shutting down, no connection is kept for another request.
-  if (closing) res.shouldKeepAlive = false;
-  try {
-    const headers = headersOf(response);
-    const known = (response as unknown as Record<symbol, number | undefined>)[
-      KNOWN_LENGTH
-    ];
-    // The gateway knows this body's length but left it to the runtime.
-    if (known !== undefined) headers.push("content-length", `${known}`);
-    res.writeHead(
-      response.status,
-      response.statusText || undefined,
-      headers,
-    );
-  } catch {
-    response.body?.cancel().catch(() => {});
-    plain(res, 500, "Internal Server Error");
-    return;
-  }
-  const body = response.body;
-  if (body === null) res.end();
-  else pump(body, knownLength(response), res, exchange);
-}
-
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const http = await import(NODE_HTTP) as NodeHttp;
   let closing = false;
   let base = "";
+  const accessLog = options.accessLog;
   const onRequest = (
     req: IncomingMessage,
     res: ServerResponse,
     expectsContinue: boolean,
   ): void => {
-    const exchange = new NodeExchange();
+    const protocol = "HTTP/" + req.httpVersion;
+    const method = req.method ?? "GET";
+    const conn = new NodeConnection(
+      accessLog === undefined ? undefined : (status, bytes) =>
+        accessLog(
+          req.socket.remoteAddress ?? "-",
+          method,
+          req.url ?? "",
+          protocol,
+          status,
+          method === "HEAD" || status === 204 || status === 304 ? 0 : bytes,
+        ),
+    );
     res.on("close", () => {
-      if (!res.writableFinished) exchange.disconnect();
+      if (!res.writableFinished) conn.disconnect();
       // A connection whose response ended after shutdown() began is idle
       // now; node:http would otherwise keep it open until its client left.
       if (closing) server.closeIdleConnections();
@@ -349,42 +633,28 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     // llhttp ends a request line at a bare LF and calls what it got
     // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
     // No client speaks 0.9 any more: refuse it.
-    const request = exchange.request = req.httpVersion.startsWith("0.")
-      ? undefined
-      : requestOf(req, res, base, expectsContinue);
-    if (request === undefined) {
+    if (req.httpVersion.startsWith("0.")) {
       res.shouldKeepAlive = false;
       plain(res, 400, "Bad Request");
       return;
     }
-    const socket = req.socket;
-    const info = {
-      remoteAddr: {
-        hostname: socket.remoteAddress,
-        port: socket.remotePort,
-        transport: "tcp",
-      },
-      localAddr: socket.localAddress === undefined
-        ? undefined
-        : { hostname: socket.localAddress, port: socket.localPort },
-      target: req.url,
-    };
-    let response: Response | Promise<Response>;
+    const sink = new NodeSink(res, conn, closing);
     try {
-      response = options.handler("HTTP/" + req.httpVersion)(request, info);
-    } catch {
-      plain(res, 500, "Internal Server Error");
-      return;
-    }
-    if (isThenable(response)) {
-      response.then(
-        (value) => send(value, res, exchange, closing),
-        () => {
-          if (!exchange.gone) plain(res, 500, "Internal Server Error");
-        },
+      const done = options.parts(protocol)(
+        new NodeParts(req, res, expectsContinue, base, conn),
+        sink,
       );
-    } else {
-      send(response, res, exchange, closing);
+      if (isThenable(done)) {
+        done.then(undefined, () => {
+          if (conn.gone === undefined) plain(res, 500, "Internal Server Error");
+        });
+      }
+    } catch {
+      // The exchange answers the app's errors itself: this is node:http
+      // refusing what it was given.
+      if (conn.gone === undefined && !res.headersSent) {
+        plain(res, 500, "Internal Server Error");
+      }
     }
   };
   const server = http.createServer((req, res) => onRequest(req, res, false));

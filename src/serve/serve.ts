@@ -7,8 +7,12 @@
  */
 
 import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
-import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
+import { accessLine, stderr, StderrLog, withAccessLog } from "./_access_log.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
+import {
+  type PartsHandler,
+  toPartsHandler,
+} from "../gateway/_parts_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
 /**
@@ -201,6 +205,16 @@ export async function serve(
     }
     return found;
   };
+  const partsHandlers = new Map<string, PartsHandler>();
+  const parts = (protocol: string): PartsHandler => {
+    let found = partsHandlers.get(protocol);
+    if (found === undefined) {
+      const serverProtocol = gateway.serverProtocol ?? protocol;
+      found = toPartsHandler(app, { ...gateway, serverProtocol });
+      partsHandlers.set(protocol, found);
+    }
+    return found;
+  };
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
@@ -209,6 +223,25 @@ export async function serve(
     port,
     reusePort,
     handler,
+    parts,
+    accessLog: sink === undefined
+      ? undefined
+      : (peer, method, target, protocol, status, bytes) => {
+        try {
+          sink(
+            accessLine(
+              peer,
+              method,
+              target,
+              gateway.serverProtocol ?? protocol,
+              status,
+              bytes,
+            ),
+          );
+        } catch {
+          // A failing log sink must not fail the request.
+        }
+      },
   });
   if (log !== undefined) listener.finished.then(log.flush);
   let stopping: Promise<void> | undefined;
