@@ -19,7 +19,7 @@ const TEXTUAL = /^text\/|json|xml|javascript|utf-8/i;
  * Set on a Response whose body is known whole and whose headers carry no
  * Content-Length: the body's length in bytes. Deno, Bun and workerd send a
  * byte body with its length themselves; a server that sees only the
- * Response (tsgi's Node server, the CGI gateway, the access log) reads it
+ * Response (the CGI gateway, the access log) reads it
  * here instead of counting the body. `Symbol.for`, so a second copy of tsgi
  * in one process agrees.
  */
