@@ -506,8 +506,10 @@ class NodeSink implements ResponseSink<void> {
       lengthOf(headers),
     );
     if (!this.#start(status, flat(headers, -1))) {
-      source.start(body);
+      // The client left while the app ran: nothing is written, and the
+      // exchange closes the app's result.
       body.cancel();
+      source.start(body);
       return;
     }
     conn.body = body;
