@@ -4,10 +4,22 @@
 
 import type { FetchHandler } from "../types.ts";
 
+/** A certificate chain and its private key, both PEM. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
 /** What serve() asks an adapter for. */
 export interface ListenOptions {
   hostname: string;
   port: number;
+  /** A Unix domain socket to listen on instead of hostname and port. */
+  path?: string;
+  /** Serve HTTPS (and HTTP/2 where the runtime negotiates it). */
+  tls?: TlsFiles;
+  /** Seconds an idle keep-alive connection is kept, where settable. */
+  idleTimeout?: number;
   /** Share the port with other processes (SO_REUSEPORT), where supported. */
   reusePort?: boolean;
   /**
@@ -19,10 +31,12 @@ export interface ListenOptions {
 
 /** A listening server, as an adapter reports it. */
 export interface Listener {
-  /** The bound address. */
+  /** The bound address ("" for a Unix socket). */
   hostname: string;
-  /** The bound port (the real one when 0 was asked for). */
+  /** The bound port (the real one when 0 was asked for; 0 for a Unix socket). */
   port: number;
+  /** The Unix socket path, when listening on one. */
+  path?: string;
   /** Settles when the server has closed and every connection has ended. */
   finished: Promise<void>;
   /**
@@ -30,6 +44,16 @@ export interface Listener {
    * settles as `finished` does. Called at most once.
    */
   shutdown(): Promise<void>;
+  /**
+   * Closes every connection at once, requests in flight included; after
+   * `shutdown()`, when its grace period is over.
+   */
+  abort?(): void;
+  /**
+   * Serves new connections with another certificate; open ones keep
+   * theirs. Absent where the runtime cannot.
+   */
+  setTls?(tls: TlsFiles): void;
 }
 
 /** An adapter module. */
@@ -38,7 +62,7 @@ export interface Adapter {
 }
 
 /** `http://host:port` for a listening address, an IPv6 host in brackets. */
-export function urlOf(hostname: string, port: number): string {
+export function urlOf(hostname: string, port: number, scheme = "http"): string {
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}`;
+  return `${scheme}://${host}:${port}`;
 }

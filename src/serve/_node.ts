@@ -51,6 +51,11 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 interface NodeServer {
   listen(port: number, hostname: string, callback: () => void): unknown;
+  listen(path: string, callback: () => void): unknown;
+  keepAliveTimeout: number;
+  closeAllConnections(): void;
+  /** node:https only: the certificate for new connections. */
+  setSecureContext?(options: { cert: string; key: string }): void;
   on(event: "checkContinue", listener: RequestListener): unknown;
   address(): { address: string; port: number } | string | null;
   close(): unknown;
@@ -64,9 +69,22 @@ interface NodeHttp {
   createServer(listener: RequestListener): NodeServer;
 }
 
-// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
-// leave it alone: it is loaded only when serve() runs on Node.
+interface NodeHttps {
+  createServer(
+    options: { cert: string; key: string },
+    listener: RequestListener,
+  ): NodeServer;
+}
+
+interface NodeFs {
+  unlinkSync(path: string): void;
+}
+
+// Held in variables so tsc and bundlers (a Worker that imports mod.ts)
+// leave them alone: they are loaded only when serve() runs on Node.
 const NODE_HTTP: string = "node:http";
+const NODE_HTTPS: string = "node:https";
+const NODE_FS: string = "node:fs";
 
 // How much of the request body may wait in memory before the socket is
 // paused: the app reads it as a stream.
@@ -331,7 +349,13 @@ function send(
 
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const http = await import(NODE_HTTP) as NodeHttp;
+  const tls = options.tls;
+  const http = tls === undefined
+    ? await import(NODE_HTTP) as NodeHttp
+    : undefined;
+  const https = tls === undefined
+    ? undefined
+    : await import(NODE_HTTPS) as NodeHttps;
   let closing = false;
   let base = "";
   const onRequest = (
@@ -387,31 +411,64 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       send(response, res, exchange, closing);
     }
   };
-  const server = http.createServer((req, res) => onRequest(req, res, false));
+  const listener: RequestListener = (req, res) => onRequest(req, res, false);
+  const server = https === undefined
+    ? http!.createServer(listener)
+    : https.createServer({ cert: tls!.cert, key: tls!.key }, listener);
+  if (options.idleTimeout !== undefined) {
+    server.keepAliveTimeout = options.idleTimeout * 1000;
+  }
   // Without this listener node:http sends 100 Continue before the app runs,
   // even to a request the gateway refuses unread.
   server.on("checkContinue", (req, res) => onRequest(req, res, true));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    const listening = () => {
       server.off("error", reject);
       resolve();
-    });
+    };
+    if (options.path === undefined) {
+      server.listen(options.port, options.hostname, listening);
+    } else server.listen(options.path, listening);
   });
   const address = server.address();
   const bound = typeof address === "object" && address !== null
     ? address
-    : { address: options.hostname, port: options.port };
-  base = "http://" +
-    (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
-    ":" + bound.port;
+    : { address: "", port: 0 };
+  const scheme = tls === undefined ? "http://" : "https://";
+  base = options.path !== undefined
+    ? scheme + "localhost"
+    : scheme +
+      (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
+      ":" + bound.port;
+  const path = options.path;
   const finished = new Promise<void>((resolve) =>
     server.once("close", resolve)
   );
+  if (path !== undefined) {
+    // node:net leaves the socket file behind; the next listen() would fail.
+    const fs = await import(NODE_FS) as NodeFs;
+    finished.then(() => {
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    });
+  }
   return {
     hostname: bound.address,
     port: bound.port,
+    ...(path === undefined ? {} : { path }),
     finished,
+    abort() {
+      server.closeAllConnections();
+    },
+    ...(server.setSecureContext === undefined ? {} : {
+      setTls(files: { cert: string; key: string }) {
+        server.setSecureContext!({ cert: files.cert, key: files.key });
+      },
+    }),
     shutdown() {
       closing = true;
       // close() stops listening and, since Node 19, drops idle keep-alive

@@ -6,8 +6,14 @@
  * @module
  */
 
-import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
+import {
+  type Adapter,
+  type Listener,
+  type TlsFiles,
+  urlOf,
+} from "./_adapter.ts";
 import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
+import { type TimeoutReport, withDeadline, withSignal } from "./_deadline.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
@@ -21,12 +27,37 @@ import type { App, FetchHandler, GatewayOptions } from "../types.ts";
  * ```
  */
 export interface ServerAddress {
-  /** The bound address, such as `"127.0.0.1"`. */
+  /** The bound address, such as `"127.0.0.1"`; `""` on a Unix socket. */
   readonly hostname: string;
   /** The bound port: the one the system chose when 0 was asked for. */
   readonly port: number;
-  /** The server's base URL, such as `"http://127.0.0.1:8000/"`. */
+  /** The Unix socket's path, when the server listens on one. */
+  readonly path?: string;
+  /**
+   * The server's base URL, such as `"http://127.0.0.1:8000/"` or
+   * `"https://…"` with a certificate; `"http+unix://%2Ftmp%2Fapp.sock/"`
+   * on a Unix socket.
+   */
   readonly url: string;
+}
+
+/**
+ * A certificate and its private key, both PEM text (not file names).
+ *
+ * @example Read them from files
+ * ```ts ignore
+ * import type { TlsOptions } from "@tsgi/tsgi/serve";
+ * const tls: TlsOptions = {
+ *   cert: await Deno.readTextFile("cert.pem"),
+ *   key: await Deno.readTextFile("key.pem"),
+ * };
+ * ```
+ */
+export interface TlsOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
 }
 
 /**
@@ -59,6 +90,33 @@ export interface ServeOptions extends GatewayOptions {
    * @default {8000}
    */
   port?: number;
+  /**
+   * A Unix domain socket to listen on instead of `hostname` and `port`.
+   * The file is removed when the server closes.
+   */
+  path?: string;
+  /**
+   * Serve HTTPS with this certificate. Deno then also offers HTTP/2 (by
+   * ALPN); Bun and Node serve HTTP/1.1 over TLS. The gateway's
+   * `urlScheme` becomes `"https"`.
+   */
+  tls?: TlsOptions;
+  /**
+   * Seconds a keep-alive connection may stay idle: Bun's `idleTimeout`
+   * (whose default, 10, cuts a quiet event stream; above 255 means never)
+   * and Node's `keepAliveTimeout` (default 5). Deno has no such setting and
+   * keeps idle connections until the client closes them.
+   */
+  idleTimeout?: number;
+  /**
+   * Seconds each request may take. When they pass, the request's signal
+   * aborts (`environ["tsgi.signal"]`, also aborted when the client leaves),
+   * a response not yet begun is answered 504, and a body still streaming
+   * is cut (the connection is reset). Other requests are not affected.
+   */
+  requestTimeout?: number;
+  /** Told of each request that ran past `requestTimeout`. */
+  onRequestTimeout?: TimeoutReport;
   /** Aborting it shuts the server down gracefully, as `shutdown()` does. */
   signal?: AbortSignal;
   /**
@@ -109,6 +167,18 @@ export interface Server extends ServerAddress {
    * `finished` does; calling it again returns the same Promise.
    */
   shutdown(): Promise<void>;
+  /**
+   * Closes every connection now, requests in flight included (after
+   * `shutdown()`, when its grace period is over). Node and Bun; elsewhere
+   * it does nothing, and exiting the process does it.
+   */
+  abort(): void;
+  /**
+   * Serves new connections with another certificate while open ones keep
+   * theirs. Node only (`setSecureContext`); throws a TypeError on Deno and
+   * Bun, whose servers cannot change certificate (start a new process).
+   */
+  updateTls(tls: TlsOptions): void;
   /** Calls `shutdown()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -174,8 +244,39 @@ export async function serve(
     onListen,
     accessLog = true,
     reusePort = false,
-    ...gateway
+    path,
+    tls,
+    idleTimeout,
+    requestTimeout,
+    onRequestTimeout,
+    ...rest
   } = options;
+  const gateway: GatewayOptions = tls === undefined
+    ? rest
+    : { urlScheme: "https", ...rest };
+  for (const [name, value] of [["idleTimeout", idleTimeout], [
+    "requestTimeout",
+    requestTimeout,
+  ]] as const) {
+    if (value !== undefined && !(value > 0 && value < 2 ** 31 / 1000)) {
+      throw new RangeError(
+        `Cannot use ${name} ${value}: expected a number of seconds above 0`,
+      );
+    }
+  }
+  if (
+    tls !== undefined &&
+    (typeof tls?.cert !== "string" || typeof tls?.key !== "string")
+  ) {
+    throw new TypeError(
+      "Cannot use tls: expected { cert, key } as PEM strings (read the files first)",
+    );
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw new TypeError(
+      `Cannot listen on path ${JSON.stringify(path)}: expected a file path`,
+    );
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(
       `Cannot listen on port ${port}: expected an integer from 0 to 65535`,
@@ -193,7 +294,13 @@ export async function serve(
     let found = handlers.get(protocol);
     if (found === undefined) {
       const serverProtocol = gateway.serverProtocol ?? protocol;
-      found = toFetchHandler(app, { ...gateway, serverProtocol });
+      found = toFetchHandler(
+        requestTimeout === undefined ? app : withSignal(app),
+        { ...gateway, serverProtocol },
+      );
+      if (requestTimeout !== undefined) {
+        found = withDeadline(found, requestTimeout, onRequestTimeout);
+      }
       if (sink !== undefined) {
         found = withAccessLog(found, sink, serverProtocol);
       }
@@ -209,16 +316,36 @@ export async function serve(
     port,
     reusePort,
     handler,
+    ...(path === undefined ? {} : { path }),
+    ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+    ...(idleTimeout === undefined ? {} : { idleTimeout }),
   });
   if (log !== undefined) listener.finished.then(log.flush);
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
+  const url = listener.path !== undefined
+    ? `http+unix://${encodeURIComponent(listener.path)}/`
+    : `${
+      urlOf(listener.hostname, listener.port, tls ? "https" : "http")
+    }/`;
   const server: Server = {
     hostname: listener.hostname,
     port: listener.port,
-    url: `${urlOf(listener.hostname, listener.port)}/`,
+    ...(listener.path === undefined ? {} : { path: listener.path }),
+    url,
     finished: listener.finished,
     shutdown,
+    abort: () => listener.abort?.(),
+    updateTls(files: TlsOptions) {
+      if (listener.setTls === undefined) {
+        throw new TypeError(
+          tls === undefined
+            ? "Cannot update the certificate of a server started without tls"
+            : "Cannot update the certificate on this runtime: start a new server (the tsgi command rolls its workers on SIGHUP)",
+        );
+      }
+      listener.setTls(files as TlsFiles);
+    },
     [Symbol.asyncDispose]: shutdown,
   };
   if (signal !== undefined) {
@@ -234,6 +361,7 @@ export async function serve(
   (onListen ?? ((address) => stderr(`Listening on ${address.url}`)))({
     hostname: server.hostname,
     port: server.port,
+    ...(server.path === undefined ? {} : { path: server.path }),
     url: server.url,
   });
   return server;
