@@ -32,6 +32,8 @@ export interface NodeProcess extends Emitter {
   readonly stdout: NodeWritable;
   cwd(): string;
   exit(code: number): never;
+  /** In a node:cluster worker: a message to the primary. */
+  send?(message: unknown): boolean;
 }
 
 /** A child process from node:child_process or node:cluster. */
@@ -51,6 +53,8 @@ export interface NodeModules {
   fs: {
     existsSync(path: string): boolean;
     readFileSync(path: string): Uint8Array;
+    openSync(path: string, flags: string): number;
+    unlinkSync(path: string): void;
     writeSync(fd: number, data: Uint8Array | string, offset?: number): number;
   };
   stream: {

@@ -145,6 +145,31 @@ function counted(
 }
 
 /**
+ * One exchange as the access log saw it: what the second argument of an
+ * `accessLog` function receives.
+ */
+export interface AccessRecord {
+  /** The request as the server received it. */
+  readonly request: Request;
+  /** The peer's address, `"-"` when unknown. */
+  readonly remoteAddr: string;
+  /** The request target as sent: path and query. */
+  readonly target: string;
+  /** `"HTTP/1.1"`, `"HTTP/2"`, … */
+  readonly protocol: string;
+  readonly status: number;
+  /** Body bytes sent. */
+  readonly bytes: number;
+  /** Milliseconds from the request to the end of the response. */
+  readonly duration: number;
+  /** When the request came, in milliseconds since the epoch. */
+  readonly start: number;
+}
+
+/** Receives each access log line and its record. */
+export type AccessSink = (line: string, record: AccessRecord) => void;
+
+/**
  * Wraps a handler so each exchange writes one log line to `sink`. A body
  * whose length the headers give (the gateway states it for every body it
  * knows whole) is not touched: reading `Response.body` would cost the
@@ -153,7 +178,7 @@ function counted(
  */
 export function withAccessLog(
   handler: FetchHandler,
-  sink: (line: string) => void,
+  sink: AccessSink,
   protocol: string,
 ): FetchHandler {
   const log = (
@@ -161,12 +186,26 @@ export function withAccessLog(
     args: readonly unknown[],
     status: number,
     bytes: string,
+    start: number,
   ) => {
     try {
+      const remoteAddr = peerOf(request, args);
+      const target = targetOf(request.url);
+      const now = Date.now();
       sink(
-        `${peerOf(request, args)} - - [${logDate()}] "${request.method} ${
-          targetOf(request.url)
-        } ${protocol}" ${status} ${bytes}`,
+        `${remoteAddr} - - [${
+          logDate(now)
+        }] "${request.method} ${target} ${protocol}" ${status} ${bytes}`,
+        {
+          request,
+          remoteAddr,
+          target,
+          protocol,
+          status,
+          bytes: bytes === "-" ? 0 : Number(bytes),
+          duration: now - start,
+          start,
+        },
       );
     } catch {
       // A failing log sink must not fail the request.
@@ -176,28 +215,36 @@ export function withAccessLog(
     request: Request,
     args: readonly unknown[],
     response: Response,
+    start: number,
   ): Response => {
     const status = response.status;
     if (
       request.method === "HEAD" || status === 204 || status === 304
     ) {
-      log(request, args, status, "-");
+      log(request, args, status, "-", start);
       return response;
     }
     const length = knownLength(response);
     if (length !== -1) {
-      log(request, args, status, length === 0 ? "-" : `${length}`);
+      log(
+        request,
+        args,
+        status,
+        length === 0 ? "-" : `${length}`,
+        start,
+      );
       return response;
     }
     const body = response.body;
     if (body === null) {
-      log(request, args, status, "-");
+      log(request, args, status, "-", start);
       return response;
     }
     return new Response(
       counted(
         body,
-        (bytes) => log(request, args, status, bytes === 0 ? "-" : `${bytes}`),
+        (bytes) =>
+          log(request, args, status, bytes === 0 ? "-" : `${bytes}`, start),
       ),
       {
         status,
@@ -210,9 +257,10 @@ export function withAccessLog(
     request: Request,
     ...args: unknown[]
   ): Response | Promise<Response> {
+    const start = Date.now();
     const result = handler(request, ...args);
     return result instanceof Response
-      ? finish(request, args, result)
-      : result.then((response) => finish(request, args, response));
+      ? finish(request, args, result, start)
+      : result.then((response) => finish(request, args, response, start));
   };
 }

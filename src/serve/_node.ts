@@ -436,16 +436,19 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     ? address
     : { address: "", port: 0 };
   const scheme = tls === undefined ? "http://" : "https://";
-  base = options.path !== undefined
-    ? scheme + "localhost"
-    : scheme +
-      (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
-      ":" + bound.port;
+  base = options.path !== undefined ? scheme + "localhost" : scheme +
+    (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
+    ":" + bound.port;
   const path = options.path;
   const finished = new Promise<void>((resolve) =>
     server.once("close", resolve)
   );
-  if (path !== undefined) {
+  const env = (globalThis as {
+    process?: { env?: Record<string, string | undefined> };
+  }).process?.env;
+  // A node:cluster worker's socket belongs to the primary and the other
+  // workers: it stays.
+  if (path !== undefined && env?.NODE_UNIQUE_ID === undefined) {
     // node:net leaves the socket file behind; the next listen() would fail.
     const fs = await import(NODE_FS) as NodeFs;
     finished.then(() => {

@@ -12,7 +12,15 @@ import {
   type TlsFiles,
   urlOf,
 } from "./_adapter.ts";
-import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
+import {
+  type AccessRecord,
+  type AccessSink,
+  stderr,
+  StderrLog,
+  withAccessLog,
+} from "./_access_log.ts";
+
+export type { AccessRecord, AccessSink };
 import { type TimeoutReport, withDeadline, withSignal } from "./_deadline.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
@@ -129,11 +137,12 @@ export interface ServeOptions extends GatewayOptions {
    * `127.0.0.1 - - [21/Nov/2026 20:48:03] "GET / HTTP/1.1" 200 11`
    * (the size is the body bytes sent, `-` for none). `true` writes it to
    * stderr, `false` turns it off, and a function receives each line
-   * without its newline.
+   * without its newline, and the {@linkcode AccessRecord} it was made
+   * from (for JSON logs and metrics).
    *
    * @default {true}
    */
-  accessLog?: boolean | ((line: string) => void);
+  accessLog?: boolean | AccessSink;
   /**
    * Let other processes listen on the same port (SO_REUSEPORT), so that
    * several processes share the connections; Deno and Bun, on Linux. On
@@ -254,10 +263,12 @@ export async function serve(
   const gateway: GatewayOptions = tls === undefined
     ? rest
     : { urlScheme: "https", ...rest };
-  for (const [name, value] of [["idleTimeout", idleTimeout], [
-    "requestTimeout",
-    requestTimeout,
-  ]] as const) {
+  for (
+    const [name, value] of [["idleTimeout", idleTimeout], [
+      "requestTimeout",
+      requestTimeout,
+    ]] as const
+  ) {
     if (value !== undefined && !(value > 0 && value < 2 ** 31 / 1000)) {
       throw new RangeError(
         `Cannot use ${name} ${value}: expected a number of seconds above 0`,
@@ -325,9 +336,7 @@ export async function serve(
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
   const url = listener.path !== undefined
     ? `http+unix://${encodeURIComponent(listener.path)}/`
-    : `${
-      urlOf(listener.hostname, listener.port, tls ? "https" : "http")
-    }/`;
+    : `${urlOf(listener.hostname, listener.port, tls ? "https" : "http")}/`;
   const server: Server = {
     hostname: listener.hostname,
     port: listener.port,

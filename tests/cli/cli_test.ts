@@ -189,23 +189,54 @@ for (const runtime of RUNTIMES) {
     },
   );
 
-  runtimeTest(runtime, `a second signal exits without waiting`, async () => {
-    const port = freePort();
-    const cli = new Cli(runtime, ["--port", String(port), APP]);
-    await cli.expect("Listening at:");
-    const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
-      (response) => response.text(),
-      (error) => error,
-    );
-    await cli.expect("waiting");
-    cli.kill("SIGINT");
-    await cli.expect("Handling signal: int");
-    cli.kill("SIGINT");
-    assert.equal(await cli.exit(), 1, cli.stderr.text);
-    assert.match(cli.stderr.text, /Second signal: exiting without waiting/);
-    // The held request never got its answer.
-    assert.ok(await waiting instanceof Error);
-  });
+  runtimeTest(
+    runtime,
+    `TERM twice at once counts once; INT stops without waiting`,
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, ["--port", String(port), APP]);
+      await cli.expect("Listening at:");
+      const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
+        (response) => response.text(),
+        (error) => error,
+      );
+      await cli.expect("waiting");
+      // A process group delivers a signal twice (the runner forwards it
+      // too): the echo is not a "second signal".
+      cli.kill("SIGTERM");
+      cli.kill("SIGTERM");
+      await cli.expect("Handling signal: term");
+      cli.kill("SIGINT");
+      await cli.expect("Handling signal: int");
+      assert.equal(await cli.exit(), 0, cli.stderr.text);
+      assert.doesNotMatch(cli.stderr.text, /Second signal/);
+      assert.equal(
+        cli.stderr.lines.filter((line) => line.includes("Handling signal: term"))
+          .length,
+        1,
+      );
+      // The held request never got its answer.
+      assert.ok(await waiting instanceof Error);
+    },
+  );
+
+  runtimeTest(
+    runtime,
+    `--workers 2: Ctrl-C delivered twice stops once, with status 0`,
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, ["-w", "2", "--port", String(port), APP]);
+      let boots = 0;
+      await cli.expect((line) =>
+        line.includes("Booting worker") && ++boots === 2
+      );
+      cli.kill("SIGINT");
+      cli.kill("SIGINT");
+      assert.equal(await cli.exit(), 0, cli.stderr.text);
+      assert.doesNotMatch(cli.stderr.text, /Second signal/);
+      assert.match(cli.stderr.lines.at(-1)!, /Shutting down: Master$/);
+    },
+  );
 
   runtimeTest(runtime, `one-line errors and a non-zero exit`, async (t) => {
     const cases: [string, string[], number, RegExp][] = [
