@@ -110,9 +110,24 @@ export function withDeadline(
     }, ms);
     let inner: Request;
     try {
-      inner = new Request(request, {
-        signal: AbortSignal.any([request.signal, deadline.signal]),
-      });
+      // Deno's info says when the client left through `completed`; its
+      // request.signal warns on first use (it also aborts after success).
+      const completed = (args[0] as { completed?: Promise<void> } | undefined)
+        ?.completed;
+      if (completed instanceof Promise) {
+        completed.catch((error) => {
+          if (!deadline.signal.aborted) deadline.abort(error);
+        });
+      }
+      inner = new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        duplex: "half",
+        signal: completed instanceof Promise
+          ? deadline.signal
+          : AbortSignal.any([request.signal, deadline.signal]),
+      } as RequestInit);
     } catch {
       finish();
       return handler(request, ...args);

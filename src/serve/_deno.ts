@@ -25,6 +25,30 @@ interface DenoLike {
   ): DenoHttpServer;
 }
 
+/**
+ * On a Unix socket Deno's request URL is `http+unix://host/…`, which is no
+ * URL a gateway serves: it gets the plain scheme back.
+ */
+function unix(handler: FetchHandler): FetchHandler {
+  return (request, ...args) => {
+    const url = request.url;
+    const plus = url.indexOf("+unix:");
+    return handler(
+      plus === -1
+        ? request
+        // Not `new Request(url, request)`: reading request.signal makes
+        // Deno warn about its legacy abort-on-success behaviour.
+        : new Request(url.slice(0, plus) + url.slice(plus + 5), {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          duplex: "half",
+        } as RequestInit),
+      ...args,
+    );
+  };
+}
+
 /** Starts Deno.serve; it binds before returning. */
 export function listen(options: ListenOptions): Promise<Listener> {
   const deno = (globalThis as unknown as { Deno: DenoLike }).Deno;
@@ -43,7 +67,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     ...(options.reusePort ? { reusePort: true } : {}),
     // serve() reports the address itself, the same way on every runtime.
     onListen() {},
-  }, options.handler());
+  }, options.path === undefined ? options.handler() : unix(options.handler()));
   const addr = server.addr;
   return Promise.resolve({
     hostname: addr.hostname ?? "",
