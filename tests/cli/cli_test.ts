@@ -2,8 +2,7 @@
 // (src/cli/cli.ts) and Node (the npm build's bin), served to over real TCP.
 import assert from "node:assert/strict";
 import { freePort, waitForPort } from "../_util/process.ts";
-
-import { APP, Cli, rawGet, ROOT, RUNTIMES, runtimeTest } from "../_util/cli.ts";
+import { APP, Cli, rawGet, RUNTIMES, runtimeTest } from "../_util/cli.ts";
 
 for (const runtime of RUNTIMES) {
   runtimeTest(

@@ -2,13 +2,7 @@
 // real clients (curl, wrk, openssl): binding, TLS, timeouts, recycling,
 // signals, config, JSON logs and metrics.
 import assert from "node:assert/strict";
-import {
-  Cli,
-  ROOT,
-  type Runtime,
-  RUNTIMES,
-  runtimeTest,
-} from "../_util/cli.ts";
+import { Cli, ROOT, RUNTIMES, runtimeTest } from "../_util/cli.ts";
 import { freePort } from "../_util/process.ts";
 
 const APP = `${ROOT}tests/fixtures/container_app.mjs`;
