@@ -382,6 +382,9 @@ async function serveHere(
     app = (environ, startResponse) => {
       if (--share === 0) {
         log("INFO", "Autorestarting worker after current request.");
+        // Clients leave this worker as their responses end; its
+        // replacement takes the new connections.
+        for (const server of servers) server.drain();
         host.send({ t: "retire" });
       }
       return inner(environ, startResponse);
@@ -648,16 +651,22 @@ async function supervise(
   // The exit status: non-zero when a worker could not be replaced, or
   // failed while shutting down. A worker replaced in time is no failure.
   let failed = 0;
+  /** Workers sent SIGTERM. */
+  const stopped = new Set<ChildProcess>();
   const retire = (child: ChildProcess) => {
-    if (leaving.has(child)) return;
     leaving.add(child);
+    if (stopped.has(child)) return;
+    stopped.add(child);
     child.kill("SIGTERM");
     // A worker that does not finish in time is killed.
     const timer = setTimeout(
       () => child.kill("SIGKILL"),
       options.gracefulTimeout * 1000,
     );
-    child.exited.then(() => clearTimeout(timer));
+    child.exited.then(() => {
+      clearTimeout(timer);
+      stopped.delete(child);
+    });
   };
   const stopAll = (signal: "SIGTERM" | "SIGQUIT") => {
     stopping = true;
@@ -685,10 +694,9 @@ async function supervise(
           if (stopping || leaving.has(child)) break;
           leaving.add(child);
           start().then((code) => {
-            if (code === undefined) {
-              leaving.delete(child);
-              retire(child);
-            }
+            if (code === undefined) retire(child);
+            // No replacement: the old worker goes on serving.
+            else leaving.delete(child);
           });
           break;
       }
@@ -766,7 +774,6 @@ async function supervise(
               leaving.delete(child);
               continue;
             }
-            leaving.delete(child);
             retire(child);
           }
         })();

@@ -177,6 +177,13 @@ export interface Server extends ServerAddress {
    */
   shutdown(): Promise<void>;
   /**
+   * Stops keeping connections alive: every response from now on carries
+   * `Connection: close`, so clients leave on their own and a later
+   * `shutdown()` finds no idle connection that a client is about to reuse.
+   * For handing over to another process without a failed request.
+   */
+  drain(): void;
+  /**
    * Closes every connection now, requests in flight included (after
    * `shutdown()`, when its grace period is over). Node and Bun; elsewhere
    * it does nothing, and exiting the process does it.
@@ -215,6 +222,33 @@ function loadAdapter(): Promise<Adapter> {
   throw new Error(
     "Cannot serve() on this runtime: expected Deno, Bun or Node; pass toFetchHandler(app) to its server instead",
   );
+}
+
+/** Says `Connection: close` on every response once `draining()`. */
+function withDrain(
+  handler: FetchHandler,
+  draining: () => boolean,
+): FetchHandler {
+  const close = (response: Response): Response => {
+    try {
+      response.headers.set("connection", "close");
+      return response;
+    } catch {
+      // Immutable headers (a Response from fetch()): a copy that has it.
+      const headers = new Headers(response.headers);
+      headers.set("connection", "close");
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    }
+  };
+  return function drainingHandler(request, ...args) {
+    const result = handler(request, ...args);
+    if (!draining()) return result;
+    return result instanceof Response ? close(result) : result.then(close);
+  };
 }
 
 /**
@@ -301,6 +335,7 @@ export async function serve(
   const log = accessLog === true ? new StderrLog() : undefined;
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
   const handlers = new Map<string, FetchHandler>();
+  let draining = false;
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
     if (found === undefined) {
@@ -315,6 +350,7 @@ export async function serve(
       if (sink !== undefined) {
         found = withAccessLog(found, sink, serverProtocol);
       }
+      found = withDrain(found, () => draining);
       handlers.set(protocol, found);
     }
     return found;
@@ -344,6 +380,9 @@ export async function serve(
     url,
     finished: listener.finished,
     shutdown,
+    drain() {
+      draining = true;
+    },
     abort: () => listener.abort?.(),
     updateTls(files: TlsOptions) {
       if (listener.setTls === undefined) {

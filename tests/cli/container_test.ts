@@ -334,3 +334,83 @@ for (const runtime of RUNTIMES) {
     },
   );
 }
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(
+    runtime,
+    "--max-requests 50 --max-requests-jitter 10 under wrk: workers recycled, no error",
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, [
+        "-w",
+        "2",
+        "--max-requests",
+        "50",
+        "--max-requests-jitter",
+        "10",
+        "--no-access-log",
+        "-b",
+        `127.0.0.1:${port}`,
+        APP,
+      ]);
+      const first = await booted(cli, 2);
+      const out = await run("wrk", [
+        "-t2",
+        "-c8",
+        "-d10s",
+        `http://127.0.0.1:${port}/`,
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.doesNotMatch(out.stdout, /Non-2xx/, out.stdout);
+      const requests = Number(/(\d+) requests in/.exec(out.stdout)![1]);
+      assert.ok(requests > 120, out.stdout);
+      const errors = (/Socket errors: (.*)/.exec(out.stdout)?.[1] ?? "")
+        .split(",").reduce(
+          (sum, part) => sum + Number(part.split(" ").at(-1) || 0),
+          0,
+        );
+      if (runtime.name === "node") {
+        // node:cluster's primary owns the socket and hands connections to
+        // the workers: a retiring worker drops none.
+        assert.equal(errors, 0, out.stdout);
+      } else {
+        // Deno and Bun workers each listen (SO_REUSEPORT): a connection
+        // accepted by a retiring worker just before its listener closes,
+        // its request not yet read, is closed: about one request in a
+        // thousand at this (absurd) rate of recycling, not none; see
+        // docs/runtimes.md.
+        assert.ok(errors <= requests / 100, out.stdout);
+      }
+      // The workers changed: recycled ones were replaced by new pids.
+      const all = boots(cli);
+      assert.ok(all.length > 2, cli.stderr.text);
+      assert.equal(new Set(all).size, all.length);
+      assert.ok(all.slice(2).every((pid) => !first.includes(pid)));
+      assert.match(
+        cli.stderr.text,
+        /Autorestarting worker after current request/,
+      );
+      assert.doesNotMatch(cli.stderr.text, /exited with code/);
+      await stop(cli);
+    },
+  );
+
+  runtimeTest(runtime, "TTIN adds a worker, TTOU removes one", async () => {
+    const port = freePort();
+    const cli = new Cli(runtime, ["-w", "2", "-b", `127.0.0.1:${port}`, APP]);
+    const [oldest] = await booted(cli, 2);
+    cli.kill("SIGTTIN");
+    await cli.expect("Handling signal: ttin (now 3 workers)");
+    await booted(cli, 3);
+    cli.kill("SIGTTOU");
+    await cli.expect("Handling signal: ttou (now 2 workers)");
+    await cli.expect(`Worker exiting (pid: ${oldest})`);
+    const out = await curl(`http://127.0.0.1:${port}/`);
+    assert.equal(out.stdout, "hello\n", out.stderr);
+    await stop(cli);
+    assert.equal(
+      cli.stderr.lines.filter((l) => l.includes("Worker exiting")).length,
+      3,
+    );
+  });
+}
