@@ -414,3 +414,211 @@ for (const runtime of RUNTIMES) {
     );
   });
 }
+
+/** Sends raw bytes on a new connection; the whole reply. */
+async function rawExchange(port: number, bytes: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(bytes);
+  return await new Response(conn.readable).text();
+}
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(
+    runtime,
+    "--access-log-format json: one JSON object per line, hostile headers escaped",
+    async () => {
+      const dir = await tempDir("json");
+      const logfile = `${dir}/access.log`;
+      const port = freePort();
+      const cli = new Cli(runtime, [
+        "--access-log-format",
+        "json",
+        "--access-logfile",
+        logfile,
+        "-b",
+        `127.0.0.1:${port}`,
+        APP,
+      ]);
+      await booted(cli, 1);
+      // Quotes, a backslash, a forged field, a tab and a latin-1 byte
+      // (each runtime refuses other control bytes with a 400 of its own).
+      const hostile = 'a"b\\c", "status": 999, "x": "\t\xff';
+      const bytes = Uint8Array.from(
+        `GET /?q=%22x%22 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: ${hostile}\r\nReferer: "}\r\nConnection: close\r\n\r\n`,
+        (c) => c.charCodeAt(0),
+      );
+      const reply = await rawExchange(port, bytes);
+      assert.match(reply, /^HTTP\/1\.1 200 /);
+      await curl(`http://127.0.0.1:${port}/missing`);
+      await stop(cli);
+      const lines = (await Deno.readTextFile(logfile)).trimEnd().split("\n");
+      assert.equal(lines.length, 2, lines.join("\n"));
+      const [first, second] = lines.map((line) => JSON.parse(line));
+      assert.equal(first.method, "GET");
+      assert.equal(first.status, 200);
+      assert.equal(first.bytes, 6);
+      assert.equal(first.path, "/");
+      assert.equal(first.query, "q=%22x%22");
+      // Decoded as latin-1, the way the Fetch API reads header bytes.
+      assert.equal(first.user_agent, hostile);
+      assert.equal(first.referer, '"}');
+      assert.equal(typeof first.duration_ms, "number");
+      assert.equal(second.status, 404);
+      assert.equal(second.path, "/missing");
+      // Nothing of the access log went to stderr.
+      assert.ok(!cli.stderr.lines.some((line) => line.startsWith("{")));
+      await Deno.remove(dir, { recursive: true });
+    },
+  );
+
+  runtimeTest(
+    runtime,
+    "--metrics-bind: /metrics counts every request across two workers",
+    async () => {
+      const port = freePort();
+      const metricsPort = freePort();
+      const cli = new Cli(runtime, [
+        "-w",
+        "2",
+        "--no-access-log",
+        "--metrics-bind",
+        `127.0.0.1:${metricsPort}`,
+        "-b",
+        `127.0.0.1:${port}`,
+        APP,
+      ]);
+      const workers = await booted(cli, 2);
+      await cli.expect(`Metrics at: http://127.0.0.1:${metricsPort}/metrics`);
+      // New connections until both workers have answered, then some 404s.
+      const pids = new Set<number>();
+      let hellos = 0;
+      while (pids.size < 2 || hellos < 20) {
+        const reply = await rawExchange(
+          port,
+          new TextEncoder().encode(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+          ),
+        );
+        pids.add(Number(/x-pid: (\d+)/i.exec(reply)![1]));
+        hellos++;
+        assert.ok(hellos < 500, "both workers answer");
+      }
+      assert.deepEqual(pids, new Set(workers));
+      for (let i = 0; i < 5; i++) {
+        await curl(`http://127.0.0.1:${port}/missing`);
+      }
+      const expected = [
+        `tsgi_requests_total{method="GET",status="200"} ${hellos}`,
+        `tsgi_requests_total{method="GET",status="404"} 5`,
+        `tsgi_request_duration_seconds_count ${hellos + 5}`,
+        `tsgi_workers 2`,
+      ];
+      // Workers report within a tenth of a second; ask until they have.
+      let text = "";
+      for (let i = 0; i < 200; i++) {
+        text = (await curl(`http://127.0.0.1:${metricsPort}/metrics`)).stdout;
+        if (expected.every((line) => text.includes(line))) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const line of expected) assert.ok(text.includes(line), text);
+      assert.match(text, /^tsgi_requests_in_flight 0$/m);
+      assert.match(
+        text,
+        new RegExp(`^tsgi_response_bytes_total ${hellos * 6 + 5 * 8}$`, "m"),
+      );
+      assert.match(text, /^tsgi_worker_restarts_total 0$/m);
+      // A worker that dies is a restart; its counts stay.
+      Deno.kill(workers[0], "SIGKILL");
+      await booted(cli, 3);
+      for (let i = 0; i < 200; i++) {
+        text = (await curl(`http://127.0.0.1:${metricsPort}/metrics`)).stdout;
+        if (text.includes("tsgi_worker_restarts_total 1")) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(text, /^tsgi_worker_restarts_total 1$/m);
+      assert.ok(text.includes(expected[0]), text);
+      await stop(cli);
+    },
+  );
+}
+
+Deno.test("CLI: config file < TSGI_CMD_ARGS < command line; --check-config", async () => {
+  const deno = RUNTIMES[0];
+  const dir = await tempDir("config");
+  const json = `${dir}/tsgi.json`;
+  await Deno.writeTextFile(
+    json,
+    JSON.stringify({
+      bind: ["127.0.0.1:7001", "unix:/tmp/a.sock"],
+      workers: 3,
+      timeout: 10,
+      graceful_timeout: 5,
+      accesslog: "/tmp/access.log",
+      app: "tests/fixtures/container_app.mjs",
+    }),
+  );
+  const check = async (args: string[], env: Record<string, string> = {}) => {
+    const cli = new Cli(deno, ["--check-config", ...args], ROOT, env);
+    assert.equal(await cli.exit(), 0, cli.stderr.text);
+    return JSON.parse(await cli.stdout);
+  };
+  const file = await check(["-c", json]);
+  assert.deepEqual(file.binds, ["127.0.0.1:7001", "unix:/tmp/a.sock"]);
+  assert.equal(file.workers, 3);
+  assert.equal(file.timeout, 10);
+  assert.equal(file.gracefulTimeout, 5);
+  assert.equal(file.accessLogfile, "/tmp/access.log");
+  assert.equal(file.target, "tests/fixtures/container_app.mjs");
+  const env = await check(["-c", json], {
+    TSGI_CMD_ARGS: "--workers 4 -b '127.0.0.1:7002'",
+  });
+  assert.equal(env.workers, 4);
+  assert.deepEqual(env.binds, ["127.0.0.1:7002"]);
+  assert.equal(env.timeout, 10);
+  const cli = await check(["-c", json, "-w", "5", "--timeout", "7"], {
+    TSGI_CMD_ARGS: "--workers 4",
+  });
+  assert.equal(cli.workers, 5);
+  assert.equal(cli.timeout, 7);
+  assert.equal(cli.gracefulTimeout, 5);
+  // A module exporting the options; -c from TSGI_CMD_ARGS.
+  const module = `${dir}/tsgi.config.mjs`;
+  await Deno.writeTextFile(
+    module,
+    `export default { workers: 2, maxRequests: 100, max_requests_jitter: 5 };\n`,
+  );
+  const fromModule = await check([APP], { TSGI_CMD_ARGS: `-c ${module}` });
+  assert.equal(fromModule.workers, 2);
+  assert.equal(fromModule.maxRequests, 100);
+  assert.equal(fromModule.maxRequestsJitter, 5);
+  // $PORT and $HOST when nothing binds.
+  const port = await check([APP], { PORT: "9123", HOST: "::1" });
+  assert.deepEqual(port.binds, ["[::1]:9123"]);
+  const bad = new Cli(deno, ["-c", json, "--bind", "[::1"]);
+  assert.equal(await bad.exit(), 2);
+  assert.match(bad.stderr.lines[0], /^tsgi: error: --bind needs an address/);
+  const unknown = new Cli(deno, ["-c", `${dir}/nope.json`, APP]);
+  assert.equal(await unknown.exit(), 2);
+  assert.match(
+    unknown.stderr.lines[0],
+    /^tsgi: error: Cannot read config file/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CLI on deno: missing permissions are one line naming the flags", async () => {
+  const cli = new Cli(
+    {
+      name: "deno",
+      command: [Deno.execPath(), "run", `${ROOT}src/cli/cli.ts`],
+      available: true,
+    },
+    ["--port", "0", APP],
+  );
+  assert.equal(await cli.exit(), 1, cli.stderr.text);
+  assert.equal(cli.stderr.lines.length, 1, cli.stderr.text);
+  assert.match(
+    cli.stderr.lines[0],
+    /^tsgi: error: Requires env access .*run deno with -A, or --allow-net --allow-read --allow-env/,
+  );
+});
