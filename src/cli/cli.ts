@@ -440,6 +440,11 @@ async function serveHere(
               );
             },
           }),
+          limits: {
+            requestLine: options.limitRequestLine,
+            fields: options.limitRequestFields,
+            fieldSize: options.limitRequestFieldSize,
+          },
           accessLog: accessSink ?? false,
           onListen() {},
         }),

@@ -22,6 +22,9 @@ import {
 
 export type { AccessRecord, AccessSink };
 import { type TimeoutReport, withDeadline, withSignal } from "./_deadline.ts";
+import { type RequestLimits, withLimits } from "./_limits.ts";
+
+export type { RequestLimits };
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
@@ -125,6 +128,12 @@ export interface ServeOptions extends GatewayOptions {
   requestTimeout?: number;
   /** Told of each request that ran past `requestTimeout`. */
   onRequestTimeout?: TimeoutReport;
+  /**
+   * gunicorn's request limits: a longer request line is answered 414, more
+   * header fields or a larger one 431, before the app runs. The runtime's
+   * own limits answer first where they are lower.
+   */
+  limits?: RequestLimits;
   /** Aborting it shuts the server down gracefully, as `shutdown()` does. */
   signal?: AbortSignal;
   /**
@@ -292,6 +301,7 @@ export async function serve(
     idleTimeout,
     requestTimeout,
     onRequestTimeout,
+    limits,
     ...rest
   } = options;
   const gateway: GatewayOptions = tls === undefined
@@ -346,6 +356,12 @@ export async function serve(
       );
       if (requestTimeout !== undefined) {
         found = withDeadline(found, requestTimeout, onRequestTimeout);
+      }
+      if (
+        limits !== undefined &&
+        (limits.requestLine || limits.fields || limits.fieldSize)
+      ) {
+        found = withLimits(found, limits);
       }
       if (sink !== undefined) {
         found = withAccessLog(found, sink, serverProtocol);

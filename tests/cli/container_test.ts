@@ -622,3 +622,38 @@ Deno.test("CLI on deno: missing permissions are one line naming the flags", asyn
     /^tsgi: error: Requires env access .*run deno with -A, or --allow-net --allow-read --allow-env/,
   );
 });
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(
+    runtime,
+    "--limit-request-line, --limit-request-fields, --limit-request-field_size: 414 and 431",
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, [
+        "--limit-request-line",
+        "100",
+        "--limit-request-fields",
+        "8",
+        "--limit-request-field_size",
+        "60",
+        "-b",
+        `127.0.0.1:${port}`,
+        APP,
+      ]);
+      await booted(cli, 1);
+      const status = async (...args: string[]) =>
+        (await curl("-o", "/dev/null", "-w", "%{http_code}", ...args)).stdout;
+      const url = `http://127.0.0.1:${port}/`;
+      assert.equal(await status(url + "a".repeat(70)), "200");
+      assert.equal(await status(url + "a".repeat(100)), "414");
+      const headers = (n: number) =>
+        Array.from({ length: n }, (_, i) => ["-H", `X-${i}: ${i}`]).flat();
+      // curl sends Host, User-Agent and Accept itself.
+      assert.equal(await status(...headers(5), url), "200");
+      assert.equal(await status(...headers(6), url), "431");
+      assert.equal(await status("-H", `X-Big: ${"b".repeat(50)}`, url), "200");
+      assert.equal(await status("-H", `X-Big: ${"b".repeat(60)}`, url), "431");
+      await stop(cli);
+    },
+  );
+}
