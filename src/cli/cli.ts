@@ -307,6 +307,11 @@ function readTls(
   };
 }
 
+/** A stopping worker closes its listener after this long without a request… */
+const QUIET_MS = 50;
+/** …or after this long at most. */
+const SETTLE_MS = 1000;
+
 /** The same signal again within this many ms is the process group's echo. */
 const ECHO_MS = 1000;
 
@@ -377,14 +382,15 @@ async function serveHere(
     }
   }
   if (metrics !== undefined) app = counting(app, metrics.data);
-  if (share !== Infinity) {
+  // When a request last came: a stopping worker waits for a quiet moment.
+  let lastRequest = 0;
+  if (supervised) {
     const inner = app;
     app = (environ, startResponse) => {
+      lastRequest = Date.now();
       if (--share === 0) {
+        // It serves on until its replacement listens (then SIGTERM).
         log("INFO", "Autorestarting worker after current request.");
-        // Clients leave this worker as their responses end; its
-        // replacement takes the new connections.
-        for (const server of servers) server.drain();
         host.send({ t: "retire" });
       }
       return inner(environ, startResponse);
@@ -471,7 +477,21 @@ async function serveHere(
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    for (const server of servers) server.shutdown();
+    if (supervised) {
+      // Handing over: clients are told to leave (Connection: close) and
+      // reconnect, mostly to the other workers; the listener closes once
+      // no request has come for a moment (or after a second), so that
+      // hardly any connection is accepted here and then closed unread.
+      for (const server of servers) server.drain();
+      const began = Date.now();
+      const settle = setInterval(() => {
+        const now = Date.now();
+        if (now - lastRequest < QUIET_MS && now - began < SETTLE_MS) return;
+        clearInterval(settle);
+        for (const server of servers) server.shutdown();
+        log("INFO", `Stopped accepting connections (pid: ${host.pid})`);
+      }, 10);
+    } else for (const server of servers) server.shutdown();
     const grace = setTimeout(() => {
       log(
         "WARNING",

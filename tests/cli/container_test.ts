@@ -217,7 +217,7 @@ for (const runtime of RUNTIMES) {
       const [, fresh] = await booted(cli, 2);
       assert.notEqual(fresh, old);
       // The old worker stops listening once the new one is up.
-      await cli.expect(`[${old}] [INFO] Handling signal: term`);
+      await cli.expect(`Stopped accepting connections (pid: ${old})`);
       const next = await curl(
         "--cacert",
         second.cert,
@@ -376,10 +376,11 @@ for (const runtime of RUNTIMES) {
       } else {
         // Deno and Bun workers each listen (SO_REUSEPORT): a connection
         // accepted by a retiring worker just before its listener closes,
-        // its request not yet read, is closed: about one request in a
-        // thousand at this (absurd) rate of recycling, not none; see
-        // docs/runtimes.md.
-        assert.ok(errors <= requests / 100, out.stdout);
+        // its request not yet read, is closed. A retiring worker drains
+        // first, which makes that rare (a few in 250 000 requests at this
+        // absurd rate of recycling on Deno, none seen on Bun), not
+        // impossible; see docs/cli_and_cgi.md.
+        assert.ok(errors <= requests / 10_000, out.stdout);
       }
       // The workers changed: recycled ones were replaced by new pids.
       const all = boots(cli);
