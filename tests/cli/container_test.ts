@@ -658,3 +658,43 @@ for (const runtime of RUNTIMES) {
     },
   );
 }
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(runtime, "--keep-alive: the runtime's idle setting", async () => {
+    const port = freePort();
+    const cli = new Cli(runtime, [
+      "--keep-alive",
+      runtime.name === "bun" ? "30" : "1",
+      "-b",
+      `127.0.0.1:${port}`,
+      APP,
+    ]);
+    await booted(cli, 1);
+    if (runtime.name === "bun") {
+      // Bun's own idle timeout (10 s) would cut a stream quiet for 11 s.
+      const out = await curl(`http://127.0.0.1:${port}/quiet?11`);
+      assert.equal(out.stdout, "ab", out.stderr);
+    } else {
+      // An idle keep-alive connection is closed by the server: Node's
+      // keepAliveTimeout; Deno has no idle setting and keeps it, so the
+      // test ends it itself.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+      );
+      const buffer = new Uint8Array(4096);
+      let text = "";
+      while (!text.endsWith("hello\n")) {
+        const n = await conn.read(buffer);
+        assert.ok(n !== null, text);
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      if (runtime.name === "node") {
+        assert.match(text, /keep-alive: timeout=1/i);
+        assert.equal(await conn.read(buffer), null);
+      }
+      conn.close();
+    }
+    await stop(cli);
+  });
+}
