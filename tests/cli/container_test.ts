@@ -671,9 +671,10 @@ for (const runtime of RUNTIMES) {
     ]);
     await booted(cli, 1);
     if (runtime.name === "bun") {
-      // Bun's idleTimeout also cuts a response quiet for longer; its own
-      // default (10 s) would not cut this one.
-      const out = await curl(`http://127.0.0.1:${port}/quiet?3`);
+      // Bun's idleTimeout also cuts a response quiet for longer (its
+      // timers tick every few seconds); its own default (10 s) would not
+      // cut this one.
+      const out = await curl(`http://127.0.0.1:${port}/quiet?9`);
       assert.equal(out.stdout, "a", out.stderr);
       assert.notEqual(out.code, 0);
     } else {
