@@ -147,6 +147,18 @@ function counted(
 /**
  * One exchange as the access log saw it: what the second argument of an
  * `accessLog` function receives.
+ *
+ * @example A JSON access log
+ * ```ts
+ * import type { AccessRecord } from "@tsgi/tsgi/serve";
+ * const json = (_line: string, record: AccessRecord) =>
+ *   console.log(JSON.stringify({
+ *     method: record.request.method,
+ *     target: record.target,
+ *     status: record.status,
+ *     ms: record.duration,
+ *   }));
+ * ```
  */
 export interface AccessRecord {
   /** The request as the server received it. */
@@ -166,7 +178,18 @@ export interface AccessRecord {
   readonly start: number;
 }
 
-/** Receives each access log line and its record. */
+/**
+ * Receives each access log line and its record.
+ *
+ * @example Count the 5xx answers
+ * ```ts
+ * import type { AccessSink } from "@tsgi/tsgi/serve";
+ * let errors = 0;
+ * const sink: AccessSink = (_line, record) => {
+ *   if (record.status >= 500) errors++;
+ * };
+ * ```
+ */
 export type AccessSink = (line: string, record: AccessRecord) => void;
 
 /**

@@ -5,7 +5,19 @@
 
 import type { FetchHandler } from "../types.ts";
 
-/** The limits; 0 turns one off. */
+/**
+ * gunicorn's request limits; 0 turns one off.
+ *
+ * @example gunicorn's defaults
+ * ```ts
+ * import type { RequestLimits } from "@tsgi/tsgi/serve";
+ * const limits: RequestLimits = {
+ *   requestLine: 4094,
+ *   fields: 100,
+ *   fieldSize: 8190,
+ * };
+ * ```
+ */
 export interface RequestLimits {
   /** Bytes of the request line: method, target, version. */
   requestLine?: number;

@@ -84,6 +84,10 @@ export interface TlsOptions {
  *   signal: AbortSignal.timeout(60_000),
  *   onListen: ({ url }) => console.log(`Serving on ${url}`),
  *   accessLog: (line) => console.log(line),
+ *   idleTimeout: 60,
+ *   requestTimeout: 30,
+ *   onRequestTimeout: (request) => console.warn(`Too slow: ${request.url}`),
+ *   limits: { requestLine: 4094, fields: 100, fieldSize: 8190 },
  *   maxBodySize: 1024 * 1024,
  * };
  * ```
