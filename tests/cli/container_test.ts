@@ -701,3 +701,54 @@ for (const runtime of RUNTIMES) {
     await stop(cli);
   });
 }
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(runtime, "--error-logfile and --log-level warning", async () => {
+    const dir = await tempDir("errlog");
+    const logfile = `${dir}/error.log`;
+    const port = freePort();
+    const cli = new Cli(runtime, [
+      "-w",
+      "2",
+      "--error-logfile",
+      logfile,
+      "--log-level",
+      "warning",
+      "--access-logfile",
+      "-",
+      "-b",
+      `127.0.0.1:${port}`,
+      APP,
+    ]);
+    // Nothing below WARNING is written: wait for the workers by serving.
+    let pid = 0;
+    for (let i = 0; i < 200 && pid === 0; i++) {
+      const out = await curl("-i", `http://127.0.0.1:${port}/`);
+      pid = Number(/x-pid: (\d+)/i.exec(out.stdout)?.[1] ?? 0);
+      if (pid === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(pid > 0, cli.stderr.text);
+    // The access line still goes to stderr ("-").
+    await cli.expect('"GET / HTTP/1.1" 200 6');
+    Deno.kill(pid, "SIGKILL");
+    let text = "";
+    for (let i = 0; i < 200 && !text.includes("exited with code"); i++) {
+      text = await Deno.readTextFile(logfile).catch(() => "");
+      if (!text.includes("exited with code")) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.match(
+      text,
+      new RegExp(`\\[WARNING\\] Worker \\(pid: ${pid}\\) exited with code`),
+    );
+    assert.doesNotMatch(text, /\[INFO\]/);
+    await stop(cli);
+    // No gunicorn-style line went to stderr.
+    assert.ok(
+      !cli.stderr.lines.some((line) => /^\[\d{4}-/.test(line)),
+      cli.stderr.text,
+    );
+    await Deno.remove(dir, { recursive: true });
+  });
+}
