@@ -127,6 +127,13 @@ export function cliHost(): CliHost {
     send: (message) =>
       writeAll(Deno.stderr, MESSAGE_MARK + JSON.stringify(message) + "\n"),
     readText: (path) => new TextDecoder().decode(Deno.readFileSync(path)),
+    isSocket(path) {
+      try {
+        return Deno.lstatSync(path).isSocket === true;
+      } catch {
+        return false;
+      }
+    },
     removeFile(path) {
       try {
         Deno.removeSync(path);

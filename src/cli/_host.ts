@@ -60,6 +60,8 @@ export interface CliHost {
   readText(path: string): string;
   /** Removes a file if it is there (a Unix socket left behind). */
   removeFile(path: string): void;
+  /** Whether `path` is a Unix socket (a stale one is removed before binding). */
+  isSocket(path: string): boolean;
   /** A function that appends text to a file, created if missing. */
   appender(path: string): (text: string) => void;
   /** Settles when the supervisor of this worker is gone. */

@@ -125,6 +125,13 @@ export async function cliHost(): Promise<CliHost> {
       } else writeAll(2, MESSAGE_MARK + JSON.stringify(message) + "\n");
     },
     readText: (path) => new TextDecoder().decode(fs.readFileSync(path)),
+    isSocket(path) {
+      try {
+        return fs.lstatSync(path).isSocket();
+      } catch {
+        return false;
+      }
+    },
     removeFile(path) {
       try {
         fs.unlinkSync(path);

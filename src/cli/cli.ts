@@ -312,6 +312,9 @@ const QUIET_MS = 50;
 /** …or after this long at most. */
 const SETTLE_MS = 1000;
 
+/** A worker has at least this many seconds to boot. */
+const BOOT_S = 60;
+
 /** The same signal again within this many ms is the process group's echo. */
 const ECHO_MS = 1000;
 
@@ -417,6 +420,7 @@ async function serveHere(
       sink?.(line, record);
     };
   const servers: Server[] = [];
+  if (!worker) removeStaleSockets(host, options.binds);
   for (const bind of options.binds) {
     try {
       servers.push(
@@ -564,6 +568,18 @@ async function serveHere(
   return 0;
 }
 
+/**
+ * A Unix socket left by a server that did not remove it would make the
+ * bind fail; as gunicorn, remove it (a socket, never another file).
+ */
+function removeStaleSockets(host: CliHost, binds: readonly Bind[]): void {
+  for (const bind of binds) {
+    if (bind.kind === "unix" && host.isSocket(bind.path)) {
+      host.removeFile(bind.path);
+    }
+  }
+}
+
 /** `http://127.0.0.1:8000` or `unix:/tmp/app.sock`, as the log says it. */
 function addressOf(
   server: { hostname: string; port: number; path?: string },
@@ -606,10 +622,11 @@ async function supervise(
     host.writeErr(
       `tsgi: error: Cannot share a Unix socket between workers on ${
         host.runtime.split(" ")[0]
-      }: serve it from one process (no --workers, --max-requests or --certfile), or use Node\n`,
+      }: serve it from one process (no --workers or --max-requests), or use Node\n`,
     );
     return 1;
   }
+  removeStaleSockets(host, options.binds);
   // Port 0 becomes a real port here, so that every worker binds the same.
   const binds: Bind[] = [];
   for (const bind of options.binds) {
@@ -726,10 +743,21 @@ async function supervise(
           break;
       }
     });
+    // A worker that never comes up (a module that hangs as it loads) is
+    // killed too; loading may take a while (Deno compiles TypeScript).
+    let bootTimer: ReturnType<typeof setTimeout> | undefined;
     const early = await Promise.race([
       child.ready.then(() => undefined),
       child.exited,
+      new Promise<number>((resolve) => {
+        bootTimer = setTimeout(() => {
+          log("CRITICAL", `WORKER TIMEOUT (pid:${child.pid}) while booting`);
+          child.kill("SIGKILL");
+          resolve(1);
+        }, Math.max(options.timeout, BOOT_S) * 1000);
+      }),
     ]);
+    clearTimeout(bootTimer);
     if (early !== undefined) {
       children.delete(child);
       return early || 1;

@@ -121,6 +121,15 @@ for (const runtime of RUNTIMES) {
     async () => {
       const dir = await tempDir("unix");
       const socket = `${dir}/app.sock`;
+      // A socket file left behind by a server that died is replaced.
+      const stale = await run("python3", [
+        "-c",
+        `import socket; socket.socket(socket.AF_UNIX).bind(${
+          JSON.stringify(socket)
+        })`,
+      ]);
+      assert.equal(stale.code, 0, stale.stderr);
+      assert.ok(Deno.lstatSync(socket).isSocket);
       const cli = new Cli(runtime, ["-b", `unix:${socket}`, APP]);
       await cli.expect(`Listening at: unix:${socket}`);
       const out = await curl("--unix-socket", socket, "http://localhost/");
@@ -751,4 +760,29 @@ for (const runtime of RUNTIMES) {
     );
     await Deno.remove(dir, { recursive: true });
   });
+}
+
+for (const runtime of RUNTIMES) {
+  runtimeTest(
+    runtime,
+    "-w 2 -b unix:PATH: shared on Node, one clear line on Deno and Bun",
+    async () => {
+      const dir = await tempDir("unix2");
+      const socket = `${dir}/app.sock`;
+      const cli = new Cli(runtime, ["-w", "2", "-b", `unix:${socket}`, APP]);
+      if (runtime.name === "node") {
+        await booted(cli, 2);
+        const out = await curl("--unix-socket", socket, "http://localhost/");
+        assert.equal(out.stdout, "hello\n", out.stderr);
+        await stop(cli);
+        assert.throws(() => Deno.statSync(socket), Deno.errors.NotFound);
+      } else {
+        assert.equal(await cli.exit(), 1);
+        assert.deepEqual(cli.stderr.lines, [
+          `tsgi: error: Cannot share a Unix socket between workers on ${runtime.name}: serve it from one process (no --workers or --max-requests), or use Node`,
+        ]);
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  );
 }
