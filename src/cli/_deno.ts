@@ -127,6 +127,7 @@ export function cliHost(): CliHost {
     send: (message) =>
       writeAll(Deno.stderr, MESSAGE_MARK + JSON.stringify(message) + "\n"),
     readText: (path) => new TextDecoder().decode(Deno.readFileSync(path)),
+    chmod: (path, mode) => Deno.chmodSync(path, mode),
     isSocket(path) {
       try {
         return Deno.lstatSync(path).isSocket === true;

@@ -60,6 +60,8 @@ export interface CliHost {
   readText(path: string): string;
   /** Removes a file if it is there (a Unix socket left behind). */
   removeFile(path: string): void;
+  /** Sets a file's mode (a Unix socket's, for --umask). */
+  chmod(path: string, mode: number): void;
   /** Whether `path` is a Unix socket (a stale one is removed before binding). */
   isSocket(path: string): boolean;
   /** A function that appends text to a file, created if missing. */

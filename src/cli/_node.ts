@@ -125,6 +125,7 @@ export async function cliHost(): Promise<CliHost> {
       } else writeAll(2, MESSAGE_MARK + JSON.stringify(message) + "\n");
     },
     readText: (path) => new TextDecoder().decode(fs.readFileSync(path)),
+    chmod: (path, mode) => fs.chmodSync(path, mode),
     isSocket(path) {
       try {
         return fs.lstatSync(path).isSocket();

@@ -44,6 +44,8 @@ export interface CliOptions {
   limitRequestFieldSize: number;
   config: string | undefined;
   checkConfig: boolean;
+  /** Unix sockets get mode 0o777 & ~umask; undefined leaves them be. */
+  umask: number | undefined;
 }
 
 /** The settings one source (file, environment, command line) gave. */
@@ -95,6 +97,13 @@ function oneOf<T extends string>(values: readonly T[]) {
     values.includes(text.toLowerCase() as T)
       ? text.toLowerCase() as T
       : undefined;
+}
+
+/** `0o007`, `0007`, `007` or gunicorn's decimal `0`. */
+function octal(text: string): number | undefined {
+  const digits = text.replace(/^0o/i, "");
+  if (!/^[0-7]{1,4}$/.test(digits)) return undefined;
+  return parseInt(digits, 8);
 }
 
 const text = (value: string): string | undefined =>
@@ -189,6 +198,12 @@ const SPECS: Record<string, Spec> = {
   "-c": { key: "config", needs: "a file name", parse: text },
   "--config": { key: "config", needs: "a file name", parse: text },
   "--check-config": { key: "checkConfig", set: true },
+  "-m": { key: "umask", needs: "an octal mode such as 0o007", parse: octal },
+  "--umask": {
+    key: "umask",
+    needs: "an octal mode such as 0o007",
+    parse: octal,
+  },
   "--access-log": { key: "accessLog", set: true },
   "--no-access-log": { key: "accessLog", set: false },
   "--access-log-format": {
@@ -534,6 +549,7 @@ function resolve(settings: Settings, sources: OptionSources): Parsed {
     limitRequestFieldSize: settings.limitRequestFieldSize ?? 0,
     config: settings.config,
     checkConfig: settings.checkConfig ?? false,
+    umask: settings.umask,
   };
   if (options.reload && options.workers > 1) {
     throw new UsageError("--reload runs one process; leave out --workers");

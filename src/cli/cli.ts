@@ -53,6 +53,7 @@ Options:
   -w, --workers N            worker processes (default 1)
   -c, --config FILE          a JSON file, or a module exporting the options
       --check-config         print the effective options and exit
+  -m, --umask MODE           Unix sockets get mode 0777 & ~MODE (octal)
       --certfile FILE        serve HTTPS with this certificate (PEM)
       --keyfile FILE         ... and this private key (PEM)
   -t, --timeout S            kill and replace a worker silent for S seconds
@@ -469,6 +470,7 @@ async function serveHere(
     }
   }
   const scheme = tls === undefined ? "http" : "https";
+  if (!worker) applyUmask(host, options);
   if (!worker) {
     log("INFO", `Starting tsgi ${VERSION} (${host.runtime})`);
     for (const server of servers) {
@@ -577,6 +579,14 @@ function removeStaleSockets(host: CliHost, binds: readonly Bind[]): void {
     if (bind.kind === "unix" && host.isSocket(bind.path)) {
       host.removeFile(bind.path);
     }
+  }
+}
+
+/** --umask: the Unix sockets' mode, once they exist. */
+function applyUmask(host: CliHost, options: CliOptions): void {
+  if (options.umask === undefined) return;
+  for (const bind of options.binds) {
+    if (bind.kind === "unix") host.chmod(bind.path, 0o777 & ~options.umask);
   }
 }
 
@@ -852,6 +862,8 @@ async function supervise(
   // One at a time: a module that fails to load says so once.
   for (let i = 0; i < options.workers && !stopping; i++) {
     const code = await start();
+    // node:cluster's primary made the Unix sockets for the first worker.
+    if (i === 0 && code === undefined) applyUmask(host, options);
     if (i === 0 && code === undefined) announce();
     if (code !== undefined) {
       stopAll("SIGTERM");

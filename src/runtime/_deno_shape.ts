@@ -42,6 +42,7 @@ export interface DenoLike {
   statSync(path: string): unknown;
   readFileSync(path: string): Uint8Array;
   removeSync(path: string): void;
+  chmodSync(path: string, mode: number): void;
   lstatSync(path: string): { isSocket: boolean | null };
   openSync(
     path: string,

@@ -55,6 +55,7 @@ export interface NodeModules {
     readFileSync(path: string): Uint8Array;
     openSync(path: string, flags: string): number;
     unlinkSync(path: string): void;
+    chmodSync(path: string, mode: number): void;
     lstatSync(path: string): { isSocket(): boolean };
     writeSync(fd: number, data: Uint8Array | string, offset?: number): number;
   };

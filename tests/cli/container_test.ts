@@ -130,8 +130,9 @@ for (const runtime of RUNTIMES) {
       ]);
       assert.equal(stale.code, 0, stale.stderr);
       assert.ok(Deno.lstatSync(socket).isSocket);
-      const cli = new Cli(runtime, ["-b", `unix:${socket}`, APP]);
+      const cli = new Cli(runtime, ["-b", `unix:${socket}`, "-m", "007", APP]);
       await cli.expect(`Listening at: unix:${socket}`);
+      assert.equal(Deno.statSync(socket).mode! & 0o777, 0o770);
       const out = await curl("--unix-socket", socket, "http://localhost/");
       assert.equal(out.stdout, "hello\n", out.stderr);
       await stop(cli);
@@ -769,9 +770,19 @@ for (const runtime of RUNTIMES) {
     async () => {
       const dir = await tempDir("unix2");
       const socket = `${dir}/app.sock`;
-      const cli = new Cli(runtime, ["-w", "2", "-b", `unix:${socket}`, APP]);
+      const cli = new Cli(runtime, [
+        "-w",
+        "2",
+        "--umask",
+        "0o077",
+        "-b",
+        `unix:${socket}`,
+        APP,
+      ]);
       if (runtime.name === "node") {
         await booted(cli, 2);
+        await cli.expect("Listening at: unix:");
+        assert.equal(Deno.statSync(socket).mode! & 0o777, 0o700);
         const out = await curl("--unix-socket", socket, "http://localhost/");
         assert.equal(out.stdout, "hello\n", out.stderr);
         await stop(cli);
