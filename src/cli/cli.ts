@@ -705,16 +705,19 @@ async function supervise(
   let failed = 0;
   /** Workers sent SIGTERM. */
   const stopped = new Set<ChildProcess>();
+  /** Workers killed for not stopping in time: their status is no failure. */
+  const killed = new Set<ChildProcess>();
   const retire = (child: ChildProcess) => {
     leaving.add(child);
     if (stopped.has(child)) return;
     stopped.add(child);
     child.kill("SIGTERM");
-    // A worker that does not finish in time is killed.
-    const timer = setTimeout(
-      () => child.kill("SIGKILL"),
-      options.gracefulTimeout * 1000,
-    );
+    // The worker closes what is left itself when its graceful timeout is
+    // over; one that cannot (a blocked event loop) is killed a second later.
+    const timer = setTimeout(() => {
+      killed.add(child);
+      child.kill("SIGKILL");
+    }, (options.gracefulTimeout + 1) * 1000);
     child.exited.then(() => {
       clearTimeout(timer);
       stopped.delete(child);
@@ -786,7 +789,7 @@ async function supervise(
       metrics.exited(child.pid);
       const left = leaving.delete(child);
       if (stopping) {
-        if (code !== 0 && !timedOut) failed = code;
+        if (code !== 0 && !timedOut && !killed.has(child)) failed = code;
         return;
       }
       if (left) {

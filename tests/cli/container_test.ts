@@ -322,27 +322,31 @@ for (const runtime of RUNTIMES) {
     },
   );
 
-  runtimeTest(
-    runtime,
-    "--graceful-timeout 2: a hung request does not hold the exit",
-    async () => {
-      const port = freePort();
-      const cli = new Cli(runtime, [
-        "--graceful-timeout",
-        "2",
-        "-b",
-        `127.0.0.1:${port}`,
-        APP,
-      ]);
-      await booted(cli, 1);
-      const held = curl(`http://127.0.0.1:${port}/wait`);
-      await cli.expect("waiting");
-      cli.kill("SIGTERM");
-      await cli.expect("Graceful timeout (2 s)");
-      assert.equal(await cli.exit(), 0, cli.stderr.text);
-      assert.notEqual((await held).stdout, "released");
-    },
-  );
+  for (const workers of ["1", "2"]) {
+    runtimeTest(
+      runtime,
+      `--graceful-timeout 2 -w ${workers}: a hung request does not hold the exit`,
+      async () => {
+        const port = freePort();
+        const cli = new Cli(runtime, [
+          "-w",
+          workers,
+          "--graceful-timeout",
+          "2",
+          "-b",
+          `127.0.0.1:${port}`,
+          APP,
+        ]);
+        await booted(cli, Number(workers));
+        const held = curl(`http://127.0.0.1:${port}/wait`);
+        await cli.expect("waiting");
+        cli.kill("SIGTERM");
+        await cli.expect("Graceful timeout (2 s)");
+        assert.equal(await cli.exit(), 0, cli.stderr.text);
+        assert.notEqual((await held).stdout, "released");
+      },
+    );
+  }
 }
 
 for (const runtime of RUNTIMES) {
