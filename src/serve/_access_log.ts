@@ -169,6 +169,7 @@ export interface AccessRecord {
   readonly target: string;
   /** `"HTTP/1.1"`, `"HTTP/2"`, … */
   readonly protocol: string;
+  /** The response status sent. */
   readonly status: number;
   /** Body bytes sent. */
   readonly bytes: number;

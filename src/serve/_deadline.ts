@@ -14,7 +14,17 @@ const KNOWN_LENGTH = Symbol.for("tsgi.knownLength");
 
 const encoder = new TextEncoder();
 
-/** What a deadline reports to its owner, for logs and metrics. */
+/**
+ * Told of a request that ran past its deadline, and whether any of its
+ * response had gone out (the stream was cut) or not (it was answered 504).
+ *
+ * @example Log it
+ * ```ts
+ * import type { TimeoutReport } from "@tsgi/tsgi/serve";
+ * const report: TimeoutReport = (request, sent) =>
+ *   console.warn(`${request.method} ${request.url}: ${sent ? "cut" : "504"}`);
+ * ```
+ */
 export type TimeoutReport = (request: Request, sent: boolean) => void;
 
 function gatewayTimeout(): Response {

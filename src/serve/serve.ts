@@ -24,7 +24,7 @@ export type { AccessRecord, AccessSink };
 import { type TimeoutReport, withDeadline, withSignal } from "./_deadline.ts";
 import { type RequestLimits, withLimits } from "./_limits.ts";
 
-export type { RequestLimits };
+export type { RequestLimits, TimeoutReport };
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
