@@ -32,6 +32,7 @@ export interface CliOptions {
   reload: boolean;
   certfile: string | undefined;
   keyfile: string | undefined;
+  http2: boolean;
   timeout: number;
   gracefulTimeout: number;
   keepAlive: number | undefined;
@@ -239,6 +240,7 @@ const SPECS: Record<string, Spec> = {
   "--reload": { key: "reload", set: true },
   "--certfile": { key: "certfile", needs: "a PEM file name", parse: text },
   "--keyfile": { key: "keyfile", needs: "a PEM file name", parse: text },
+  "--http2": { key: "http2", set: true },
   "-t": { key: "timeout", needs: "a number of seconds", parse: seconds },
   "--timeout": { key: "timeout", needs: "a number of seconds", parse: seconds },
   "--graceful-timeout": {
@@ -537,6 +539,7 @@ function resolve(settings: Settings, sources: OptionSources): Parsed {
     reload: settings.reload ?? false,
     certfile: settings.certfile,
     keyfile: settings.keyfile,
+    http2: settings.http2 ?? false,
     timeout: settings.timeout ?? 30,
     gracefulTimeout: settings.gracefulTimeout ?? 30,
     keepAlive: settings.keepAlive,

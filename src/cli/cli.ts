@@ -56,6 +56,7 @@ Options:
   -m, --umask MODE           Unix sockets get mode 0777 & ~MODE (octal)
       --certfile FILE        serve HTTPS with this certificate (PEM)
       --keyfile FILE         ... and this private key (PEM)
+      --http2                with TLS on Node: HTTP/2 too (Deno always offers it)
   -t, --timeout S            kill and replace a worker silent for S seconds
                              (default 30; with a supervisor)
       --graceful-timeout S   how long a graceful stop may take (default 30)
@@ -432,7 +433,7 @@ async function serveHere(
           reusePort: worker && host.reusePort && bind.kind === "tcp",
           multiprocess: workers > 1,
           maxBodySize: options.maxBodySize,
-          ...(tls === undefined ? {} : { tls }),
+          ...(tls === undefined ? {} : { tls, http2: options.http2 }),
           ...(options.keepAlive === undefined
             ? {}
             : { idleTimeout: options.keepAlive }),

@@ -18,6 +18,8 @@ export interface ListenOptions {
   path?: string;
   /** Serve HTTPS (and HTTP/2 where the runtime negotiates it). */
   tls?: TlsFiles;
+  /** Node: offer HTTP/2 (node:http2, HTTP/1.1 as fallback) with `tls`. */
+  http2?: boolean;
   /** Seconds an idle keep-alive connection is kept, where settable. */
   idleTimeout?: number;
   /** Share the port with other processes (SO_REUSEPORT), where supported. */

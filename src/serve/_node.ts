@@ -8,6 +8,10 @@ import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
 import { isThenable } from "../gateway/_values.ts";
 
 interface NodeSocket {
+  /** A TLS socket: the protocol ALPN chose (`"h2"`, `"http/1.1"`, false). */
+  readonly alpnProtocol?: string | false;
+  destroy?(): unknown;
+  once?(event: "close", listener: () => void): unknown;
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   readonly localAddress?: string;
@@ -32,6 +36,8 @@ interface IncomingMessage {
 
 interface ServerResponse {
   shouldKeepAlive: boolean;
+  /** node:http2's compatibility response: its stream. */
+  readonly stream?: { close(code: number): unknown };
   readonly socket: NodeSocket | null;
   writeContinue(): void;
   readonly writableFinished: boolean;
@@ -53,13 +59,20 @@ interface NodeServer {
   listen(port: number, hostname: string, callback: () => void): unknown;
   listen(path: string, callback: () => void): unknown;
   keepAliveTimeout: number;
-  closeAllConnections(): void;
+  closeAllConnections?(): void;
   /** node:https only: the certificate for new connections. */
   setSecureContext?(options: { cert: string; key: string }): void;
   on(event: "checkContinue", listener: RequestListener): unknown;
   address(): { address: string; port: number } | string | null;
   close(): unknown;
-  closeIdleConnections(): void;
+  closeIdleConnections?(): void;
+  /** node:http2: the idle timeout of sessions. */
+  setTimeout?(ms: number): unknown;
+  on(event: "session", listener: (session: NodeSession) => void): unknown;
+  on(
+    event: "secureConnection",
+    listener: (socket: NodeSocket) => void,
+  ): unknown;
   once(event: "close", listener: () => void): unknown;
   once(event: "error", listener: (error: Error) => void): unknown;
   off(event: "error", listener: (error: Error) => void): unknown;
@@ -76,6 +89,20 @@ interface NodeHttps {
   ): NodeServer;
 }
 
+/** node:http2's session, as far as it is used. */
+interface NodeSession {
+  close(): unknown;
+  destroy(): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+interface NodeHttp2 {
+  createSecureServer(
+    options: { cert: string; key: string; allowHTTP1: boolean },
+    listener: RequestListener,
+  ): NodeServer;
+}
+
 interface NodeFs {
   unlinkSync(path: string): void;
 }
@@ -84,6 +111,24 @@ interface NodeFs {
 // leave them alone: they are loaded only when serve() runs on Node.
 const NODE_HTTP: string = "node:http";
 const NODE_HTTPS: string = "node:https";
+const NODE_HTTP2: string = "node:http2";
+
+// RST_STREAM's INTERNAL_ERROR: a stream cut short, the connection spared.
+const H2_INTERNAL_ERROR = 2;
+
+// Headers HTTP/2 forbids (RFC 9113 §8.2.2); node:http2 throws on them.
+const H2_FORBIDDEN = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Whether a response is node:http2's (an HTTP/2 stream). */
+function isH2(res: ServerResponse): boolean {
+  return res.stream !== undefined;
+}
 const NODE_FS: string = "node:fs";
 
 // How much of the request body may wait in memory before the socket is
@@ -197,7 +242,14 @@ function requestOf(
   const raw = req.rawHeaders;
   const headers = new Headers();
   try {
-    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    for (let i = 0; i < raw.length; i += 2) {
+      // HTTP/2's pseudo-headers (:method, :path, …) are not fields.
+      if (raw[i].charCodeAt(0) === 58) {
+        if (raw[i] === ":authority" && req.headers.host === undefined) {
+          headers.append("host", raw[i + 1]);
+        }
+      } else headers.append(raw[i], raw[i + 1]);
+    }
     const bodyless = method === "GET" || method === "HEAD" ||
       (req.headers["transfer-encoding"] === undefined &&
         (req.headers["content-length"] ?? "0") === "0");
@@ -216,7 +268,7 @@ function requestOf(
 /** Answers with a short plain-text error. */
 function plain(res: ServerResponse, status: number, reason: string): void {
   const body = encoder.encode(`${status} ${reason}\n`);
-  res.writeHead(status, reason, [
+  res.writeHead(status, isH2(res) ? undefined : reason, [
     "content-type",
     "text/plain; charset=utf-8",
     "content-length",
@@ -298,7 +350,9 @@ async function pump(
     // (HTTP/1.0) as if it were complete.
     if (!exchange.gone) {
       const socket = res.socket;
-      if (typeof socket?.resetAndDestroy === "function") {
+      // On HTTP/2, only this stream is reset; the connection carries others.
+      if (res.stream !== undefined) res.stream.close(H2_INTERNAL_ERROR);
+      else if (typeof socket?.resetAndDestroy === "function") {
         socket.resetAndDestroy();
       } else res.destroy();
     }
@@ -326,7 +380,13 @@ function send(
   // While shutting down, no connection is kept for another request.
   if (closing) res.shouldKeepAlive = false;
   try {
-    const headers = headersOf(response);
+    let headers = headersOf(response);
+    const h2 = isH2(res);
+    if (h2) {
+      headers = headers.filter((_, i, all) =>
+        i % 2 === 0 ? !H2_FORBIDDEN.has(all[i]) : !H2_FORBIDDEN.has(all[i - 1])
+      );
+    }
     const known = (response as unknown as Record<symbol, number | undefined>)[
       KNOWN_LENGTH
     ];
@@ -334,7 +394,8 @@ function send(
     if (known !== undefined) headers.push("content-length", `${known}`);
     res.writeHead(
       response.status,
-      response.statusText || undefined,
+      // HTTP/2 has no reason phrase.
+      h2 ? undefined : response.statusText || undefined,
       headers,
     );
   } catch {
@@ -353,9 +414,22 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const http = tls === undefined
     ? await import(NODE_HTTP) as NodeHttp
     : undefined;
-  const https = tls === undefined
+  const h2 = tls !== undefined && options.http2 === true;
+  const https = tls === undefined || h2
     ? undefined
     : await import(NODE_HTTPS) as NodeHttps;
+  const http2 = h2 ? await import(NODE_HTTP2) as NodeHttp2 : undefined;
+  // node:http2's server has no closeIdleConnections(): its HTTP/2 sessions
+  // and its HTTP/1.1 connections (with the requests each has in flight)
+  // are tracked here.
+  const sessions = new Set<NodeSession>();
+  const h1Sockets = new Map<NodeSocket, number>();
+  const closeIdle = () => {
+    if (!h2) return server.closeIdleConnections?.();
+    for (const [socket, active] of h1Sockets) {
+      if (active === 0) socket.destroy?.();
+    }
+  };
   let closing = false;
   let base = "";
   const onRequest = (
@@ -364,11 +438,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     expectsContinue: boolean,
   ): void => {
     const exchange = new NodeExchange();
+    const tracked = h2 && !isH2(res) ? req.socket : undefined;
+    if (tracked !== undefined) {
+      h1Sockets.set(tracked, (h1Sockets.get(tracked) ?? 0) + 1);
+    }
     res.on("close", () => {
+      if (tracked !== undefined && h1Sockets.has(tracked)) {
+        h1Sockets.set(tracked, h1Sockets.get(tracked)! - 1);
+      }
       if (!res.writableFinished) exchange.disconnect();
       // A connection whose response ended after shutdown() began is idle
       // now; node:http would otherwise keep it open until its client left.
-      if (closing) server.closeIdleConnections();
+      if (closing) closeIdle();
     });
     // llhttp ends a request line at a bare LF and calls what it got
     // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
@@ -395,7 +476,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     };
     let response: Response | Promise<Response>;
     try {
-      response = options.handler("HTTP/" + req.httpVersion)(request, info);
+      response = options.handler(
+        req.httpVersion === "2.0" ? "HTTP/2" : "HTTP/" + req.httpVersion,
+      )(request, info);
     } catch {
       plain(res, 500, "Internal Server Error");
       return;
@@ -412,11 +495,30 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     }
   };
   const listener: RequestListener = (req, res) => onRequest(req, res, false);
-  const server = https === undefined
+  const server = http2 !== undefined
+    ? http2.createSecureServer(
+      { cert: tls!.cert, key: tls!.key, allowHTTP1: true },
+      listener,
+    )
+    : https === undefined
     ? http!.createServer(listener)
     : https.createServer({ cert: tls!.cert, key: tls!.key }, listener);
+  if (h2) {
+    server.on("session", (session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+      // A session that starts after shutdown() began ends with its streams.
+      if (closing) session.close();
+    });
+    server.on("secureConnection", (socket) => {
+      if (socket.alpnProtocol === "h2") return;
+      h1Sockets.set(socket, 0);
+      socket.once?.("close", () => h1Sockets.delete(socket));
+    });
+  }
   if (options.idleTimeout !== undefined) {
-    server.keepAliveTimeout = options.idleTimeout * 1000;
+    if (h2) server.setTimeout?.(options.idleTimeout * 1000);
+    else server.keepAliveTimeout = options.idleTimeout * 1000;
   }
   // Without this listener node:http sends 100 Continue before the app runs,
   // even to a request the gateway refuses unread.
@@ -465,7 +567,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     ...(path === undefined ? {} : { path }),
     finished,
     abort() {
-      server.closeAllConnections();
+      server.closeAllConnections?.();
+      for (const session of sessions) session.destroy();
+      for (const socket of h1Sockets.keys()) socket.destroy?.();
     },
     ...(server.setSecureContext === undefined ? {} : {
       setTls(files: { cert: string; key: string }) {
@@ -478,7 +582,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // connections; connections with a request in flight are closed as
       // their responses end (see the "close" listener above).
       server.close();
-      server.closeIdleConnections();
+      // HTTP/2: GOAWAY; the streams in flight run to their end.
+      for (const session of sessions) session.close();
+      closeIdle();
       return finished;
     },
   };

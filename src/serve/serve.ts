@@ -117,6 +117,14 @@ export interface ServeOptions extends GatewayOptions {
    */
   tls?: TlsOptions;
   /**
+   * On Node, with `tls`: serve with `node:http2`, which offers HTTP/2 and
+   * HTTP/1.1 by ALPN (`SERVER_PROTOCOL` `"HTTP/2"`), instead of
+   * `node:https`. Deno always offers HTTP/2 with `tls`; Bun does not.
+   *
+   * @default {false}
+   */
+  http2?: boolean;
+  /**
    * Seconds a keep-alive connection may stay idle: Bun's `idleTimeout`
    * (whose default, 10, cuts a quiet event stream; above 255 means never)
    * and Node's `keepAliveTimeout` (default 5). Deno has no such setting and
@@ -302,6 +310,7 @@ export async function serve(
     reusePort = false,
     path,
     tls,
+    http2,
     idleTimeout,
     requestTimeout,
     onRequestTimeout,
@@ -385,6 +394,7 @@ export async function serve(
     handler,
     ...(path === undefined ? {} : { path }),
     ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+    ...(http2 === true ? { http2 } : {}),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   });
   if (log !== undefined) listener.finished.then(log.flush);

@@ -155,6 +155,7 @@ for (const runtime of RUNTIMES) {
         cert,
         "--keyfile",
         key,
+        ...(runtime.name === "node" ? ["--http2"] : []),
         APP,
       ]);
       await cli.expect(`Listening at: https://127.0.0.1:${port}`);
@@ -166,8 +167,8 @@ for (const runtime of RUNTIMES) {
       );
       assert.equal(https.code, 0, https.stderr);
       assert.equal(JSON.parse(https.stdout).scheme, "https");
-      if (runtime.name === "deno") {
-        // Deno offers HTTP/2 by ALPN.
+      if (runtime.name !== "bun") {
+        // Deno offers HTTP/2 by ALPN; Node with --http2 (node:http2).
         const h2 = await curl(
           "--http2",
           "--cacert",

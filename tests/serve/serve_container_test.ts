@@ -272,3 +272,184 @@ process.stdin.on("end", () => server.shutdown());
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name:
+    "serve on node: http2 offers HTTP/2 and HTTP/1.1; streams, cuts, close() and shutdown hold",
+  ignore: !(() => {
+    try {
+      return Deno.statSync(`${ROOT}npm/mod.js`).isFile;
+    } catch {
+      return false;
+    }
+  })() && Deno.env.get("TSGI_REQUIRE_ALL") !== "1",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tsgi_serve_node_h2_" });
+    const files = await certificate(dir, "h2");
+    const script = `${dir}/server.mjs`;
+    await Deno.writeTextFile(
+      script,
+      `import { serve } from ${JSON.stringify(`${ROOT}npm/mod.js`)};
+import { readFileSync } from "node:fs";
+const read = (f) => readFileSync(f, "utf8");
+const enc = new TextEncoder();
+let release;
+const held = new Promise((r) => release = r);
+const chunk = new Uint8Array(65536).fill(97);
+const server = await serve(async (environ, start) => {
+  const path = environ.PATH_INFO;
+  if (path === "/wait") {
+    console.log("waiting");
+    await held;
+  }
+  if (path === "/big") {
+    start("200 OK", [["Content-Type", "application/octet-stream"]]);
+    return (function* () { for (let i = 0; i < 128; i++) yield chunk; })();
+  }
+  if (path === "/endless") {
+    start("200 OK", [["Content-Type", "text/plain"]]);
+    let n = 0;
+    return {
+      [Symbol.asyncIterator]() { return this; },
+      async next() { await new Promise((r) => setTimeout(r, 1)); return { done: false, value: chunk }; },
+      close() { console.log("closed endless"); },
+    };
+  }
+  if (path === "/stream") {
+    start("200 OK", [["Content-Type", "text/plain"]]);
+    const signal = environ["tsgi.signal"];
+    return (async function* () {
+      yield enc.encode("first");
+      await new Promise((r) => signal.addEventListener("abort", r));
+      console.log("aborted " + signal.reason.name);
+      await new Promise(() => {});
+    })();
+  }
+  start("200 OK", [["Content-Type", "text/plain"]]);
+  return [enc.encode(environ.SERVER_PROTOCOL + " " + environ["wsgi.url_scheme"])];
+}, { port: 0, accessLog: false, onListen: () => {}, http2: true, requestTimeout: 1,
+  tls: { cert: read(${JSON.stringify(files.cert)}), key: read(${
+        JSON.stringify(files.key)
+      }) } });
+console.log("port " + server.port);
+process.stdin.on("data", (data) => {
+  for (const line of String(data).split("\\n")) {
+    if (line === "stop") server.shutdown().then(() => console.log("finished"));
+    if (line === "release") release();
+  }
+});
+`,
+    );
+    const child = new Deno.Command("node", {
+      args: [script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let buffered = "";
+    const seen: string[] = [];
+    const next = async (prefix: string): Promise<string> => {
+      for (;;) {
+        const found = seen.find((line) => line.startsWith(prefix));
+        if (found !== undefined) return found;
+        const step = await reader.read();
+        if (step.done) throw new Error(`node ended before "${prefix}"`);
+        buffered += step.value;
+        let nl;
+        while ((nl = buffered.indexOf("\n")) !== -1) {
+          seen.push(buffered.slice(0, nl));
+          buffered = buffered.slice(nl + 1);
+        }
+      }
+    };
+    const writer = child.stdin.getWriter();
+    const port = Number((await next("port ")).slice(5));
+    const url = `https://localhost:${port}/`;
+    const tls = ["-sS", "--cacert", files.cert];
+    const h2 = await run("curl", [
+      ...tls,
+      "--http2",
+      "-w",
+      " %{http_version}",
+      url,
+    ]);
+    assert.equal(h2.stdout, "HTTP/2 https 2", h2.stderr);
+    const h1 = await run("curl", [
+      ...tls,
+      "--http1.1",
+      "-w",
+      " %{http_version}",
+      url,
+    ]);
+    assert.equal(h1.stdout, "HTTP/1.1 https 1.1", h1.stderr);
+    // 8 MiB with backpressure: every byte arrives.
+    const big = await run("curl", [
+      ...tls,
+      "--http2",
+      "-w",
+      "%{size_download}",
+      "-o",
+      "/dev/null",
+      url + "big",
+    ]);
+    assert.equal(big.stdout, String(128 * 65536), big.stderr);
+    // Two streams on one connection: the deadline cuts one (RST_STREAM),
+    // the other completes.
+    const both = await run("curl", [
+      ...tls,
+      "--http2",
+      "-Z",
+      "-w",
+      "%{url} %{size_download} %{exitcode} %{num_connects}\\n",
+      "-o",
+      "/dev/null",
+      url + "stream",
+      "-o",
+      "/dev/null",
+      url + "big",
+    ]);
+    const lines = both.stdout.trim().split("\n").sort();
+    assert.equal(lines.length, 2, both.stdout);
+    const [bigLine, streamLine] = lines.map((line) => line.split(" "));
+    assert.deepEqual(bigLine.slice(0, 3), [
+      url + "big",
+      String(128 * 65536),
+      "0",
+    ]);
+    assert.equal(streamLine[0], url + "stream");
+    assert.equal(streamLine[1], "5");
+    assert.notEqual(streamLine[2], "0", "the cut stream is an error");
+    // One connection carried both.
+    assert.equal(Number(bigLine[3]) + Number(streamLine[3]), 1, both.stdout);
+    await next("aborted TimeoutError");
+    // A client that leaves mid-stream: close() runs.
+    const endless = new Deno.Command("curl", {
+      args: [...tls, "--http2", url + "endless"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const body = endless.stdout.getReader();
+    await body.read();
+    await body.cancel();
+    try {
+      endless.kill("SIGKILL");
+    } catch {
+      // Gone already (its stdout closed).
+    }
+    await endless.status;
+    await next("closed endless");
+    // shutdown(): GOAWAY, and the stream in flight completes.
+    const waiting = run("curl", [...tls, "--http2", url + "wait"]);
+    await next("waiting");
+    await writer.write(b("stop\n"));
+    await writer.write(b("release\n"));
+    const done = await waiting;
+    assert.equal(done.stdout, "HTTP/2 https", done.stderr);
+    await next("finished");
+    await writer.close();
+    assert.equal((await child.status).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
