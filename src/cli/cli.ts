@@ -708,10 +708,20 @@ async function supervise(
   const stopped = new Set<ChildProcess>();
   /** Workers killed for not stopping in time: their status is no failure. */
   const killed = new Set<ChildProcess>();
+  /** Workers that listen: a signal before that would find no handler. */
+  const ready = new WeakSet<ChildProcess>();
+  /** Kills a worker still booting: it serves nothing yet. */
+  const killBooting = (child: ChildProcess): boolean => {
+    if (ready.has(child)) return false;
+    killed.add(child);
+    child.kill("SIGKILL");
+    return true;
+  };
   const retire = (child: ChildProcess) => {
     leaving.add(child);
     if (stopped.has(child)) return;
     stopped.add(child);
+    if (killBooting(child)) return;
     child.kill("SIGTERM");
     // The worker closes what is left itself when its graceful timeout is
     // over; one that cannot (a blocked event loop) is killed a second later.
@@ -727,14 +737,15 @@ async function supervise(
   const stopAll = (signal: "SIGTERM" | "SIGQUIT") => {
     stopping = true;
     for (const child of children) {
-      if (signal === "SIGQUIT") child.kill("SIGQUIT");
-      else retire(child);
+      if (signal === "SIGTERM") retire(child);
+      else if (!killBooting(child)) child.kill("SIGQUIT");
     }
   };
   /** Starts a worker; undefined once it listens, else its exit code. */
   const start = async (): Promise<number | undefined> => {
     const child = host.startWorker(args, workerEnv(), modulePath);
     children.add(child);
+    child.ready.then(() => ready.add(child));
     let lastBeat = Date.now();
     let timedOut = false;
     child.onMessage((message) => {
@@ -869,6 +880,8 @@ async function supervise(
     // node:cluster's primary made the Unix sockets for the first worker.
     if (i === 0 && code === undefined) applyUmask(host, options);
     if (i === 0 && code === undefined) announce();
+    // Stopped while booting: the loop below waits for the rest.
+    if (code !== undefined && stopping) break;
     if (code !== undefined) {
       stopAll("SIGTERM");
       await Promise.all([...children].map((child) => child.exited));
