@@ -47,7 +47,16 @@ export {
 } from "./src/toolkit/router.ts";
 export { mount, type MountOptions } from "./src/toolkit/mount.ts";
 export { serve } from "./src/serve/serve.ts";
-export type { ServeOptions, Server, ServerAddress } from "./src/serve/serve.ts";
+export type {
+  AccessRecord,
+  AccessSink,
+  RequestLimits,
+  ServeOptions,
+  Server,
+  ServerAddress,
+  TimeoutReport,
+  TlsOptions,
+} from "./src/serve/serve.ts";
 export { type CgiOptions, runWithCgi } from "./src/cgi/cgi.ts";
 export {
   accessLog,
