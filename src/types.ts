@@ -138,6 +138,12 @@ export interface Environ {
   "tsgi.request"?: Request;
   /** The extra arguments the runtime passed to the fetch handler (tsgi extension). */
   "tsgi.runtime_args"?: readonly unknown[];
+  /**
+   * Present only on a WebSocket upgrade request the server can take: the
+   * app calls its `accept()` and returns an empty iterable without calling
+   * `start_response` (tsgi extension; see SPEC.md, WebSocket).
+   */
+  "tsgi.websocket"?: WebSocketUpgrade;
   /** Every `HTTP_*` variable and any other key a server or middleware adds. */
   [key: string]: unknown;
 }
@@ -400,4 +406,148 @@ export interface GatewayOptions {
    * @default {false}
    */
   allowConnect?: boolean;
+  /**
+   * How the runtime takes a WebSocket upgrade: given the request and the
+   * runtime's arguments, the function that accepts it, or undefined when
+   * this request cannot be upgraded here. `serve()` sets it on Deno, Bun
+   * and Node; on Workers `WebSocketPair` is used without it. Pass
+   * `denoWebSocket` from `@tsgi/tsgi/serve` when handing the handler to
+   * `Deno.serve` yourself.
+   */
+  websocket?: WebSocketRuntime;
 }
+
+/**
+ * Options of {@linkcode WebSocketUpgrade.accept}.
+ *
+ * @example Accept the "chat" subprotocol, messages up to 64 KiB
+ * ```ts
+ * import type { WebSocketAcceptOptions } from "@tsgi/tsgi";
+ * const options: WebSocketAcceptOptions = {
+ *   protocol: "chat",
+ *   maxMessageSize: 65536,
+ * };
+ * ```
+ */
+export interface WebSocketAcceptOptions {
+  /**
+   * The subprotocol to answer with; it must be one the client offered (see
+   * {@linkcode WebSocketUpgrade.protocols}).
+   */
+  protocol?: string;
+  /**
+   * The largest message, in bytes, the peer may send; a larger one closes
+   * the socket with 1009 (Message Too Big).
+   *
+   * @default {16777216}
+   */
+  maxMessageSize?: number;
+}
+
+/**
+ * A WebSocket as the app sees it: the WHATWG `WebSocket` interface, on the
+ * server side of the connection. On Deno and Workers it is the runtime's
+ * own object; on Bun and Node an object with the same members.
+ *
+ * @example Echo every message
+ * ```ts
+ * import type { WebSocketLike } from "@tsgi/tsgi";
+ * function echo(socket: WebSocketLike): void {
+ *   socket.onmessage = (event) => socket.send(event.data);
+ * }
+ * ```
+ */
+export interface WebSocketLike extends EventTarget {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** The subprotocol agreed on, or `""`. */
+  readonly protocol: string;
+  /** The extensions agreed on, or `""`. */
+  readonly extensions?: string;
+  /** How binary messages arrive: `"arraybuffer"` (the default here) or `"blob"`. */
+  binaryType: string;
+  /** Bytes queued by `send()` and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Sends a text (string) or binary message. */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  /** Starts the closing handshake with `code` (1000, 3000-4999) and `reason`. */
+  close(code?: number, reason?: string): void;
+  /** Called once the socket is open. */
+  onopen: ((event: Event) => void) | null;
+  /** Called for each message; `event.data` is a string or an ArrayBuffer. */
+  onmessage: ((event: MessageEvent) => void) | null;
+  /** Called once when the socket is closed, however it ended. */
+  onclose: ((event: CloseEvent) => void) | null;
+  /** Called when the connection failed; `close` follows. */
+  onerror: ((event: Event) => void) | null;
+}
+
+/**
+ * `environ["tsgi.websocket"]`: a WebSocket upgrade the app may accept.
+ *
+ * @example A WebSocket echo app that answers plain HTTP otherwise
+ * ```ts
+ * import type { App } from "@tsgi/tsgi";
+ * const app: App = (environ, startResponse) => {
+ *   const upgrade = environ["tsgi.websocket"];
+ *   if (upgrade === undefined) {
+ *     startResponse("426 Upgrade Required", [["Upgrade", "websocket"]]);
+ *     return [];
+ *   }
+ *   const socket = upgrade.accept();
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return [];
+ * };
+ * ```
+ */
+export interface WebSocketUpgrade {
+  /** The subprotocols the client offered, in its order. */
+  readonly protocols: readonly string[];
+  /**
+   * Accepts the upgrade: the gateway answers `101 Switching Protocols` once
+   * the app returns (an empty iterable, without calling `start_response`).
+   * Callable once.
+   *
+   * @param options The subprotocol and the largest message.
+   * @returns The server side of the WebSocket; it opens after the app returns.
+   */
+  accept(options?: WebSocketAcceptOptions): WebSocketLike;
+}
+
+/**
+ * What a runtime's upgrade gives the gateway: the socket, and the Response
+ * to answer with (`undefined` where the runtime answers the upgrade itself,
+ * as Bun and tsgi's Node server do).
+ *
+ * @example Deno's upgrade has this shape
+ * ```ts
+ * import type { WebSocketAccepted } from "@tsgi/tsgi";
+ * declare const accepted: WebSocketAccepted;
+ * console.log(accepted.socket.readyState);
+ * ```
+ */
+export interface WebSocketAccepted {
+  /** The server side of the WebSocket. */
+  socket: WebSocketLike;
+  /** The 101 answer, or undefined when the runtime sends it itself. */
+  response: Response | undefined;
+}
+
+/**
+ * {@linkcode GatewayOptions.websocket}: for one request, the function that
+ * upgrades it, or undefined when the runtime cannot.
+ *
+ * @example A runtime that never upgrades
+ * ```ts
+ * import type { WebSocketRuntime } from "@tsgi/tsgi";
+ * const none: WebSocketRuntime = () => undefined;
+ * ```
+ */
+export type WebSocketRuntime = (
+  request: Request,
+  runtimeArgs: readonly unknown[],
+) =>
+  | ((
+    options: { protocol?: string; maxMessageSize: number },
+  ) => WebSocketAccepted)
+  | undefined;

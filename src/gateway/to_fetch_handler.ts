@@ -14,6 +14,11 @@ import {
 import { checkMethod, readContentLength } from "./_request_rules.ts";
 import { errorResponse, Exchange } from "./_exchange.ts";
 import { LogErrorStream } from "./error_stream.ts";
+import {
+  runWithWebSocket,
+  upgraderOf,
+  websocketPossible,
+} from "./_websocket.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
 /**
@@ -52,6 +57,8 @@ export function toFetchHandler(
   }
   const config = configure(options);
   const limit = config.maxBodySize;
+  const websocket = options?.websocket;
+  const upgrades = websocketPossible(websocket);
   return function tsgiHandler(
     request: Request,
     ...runtimeArgs: unknown[]
@@ -95,6 +102,10 @@ export function toFetchHandler(
         );
       }
       return errorResponse(environ, { head });
+    }
+    if (upgrades && method === "GET") {
+      const upgrader = upgraderOf(request, runtimeArgs, websocket);
+      if (upgrader !== undefined) return runWithWebSocket(state, app, upgrader);
     }
     return new Exchange(state).run(app);
   };

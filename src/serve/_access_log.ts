@@ -172,6 +172,16 @@ export function withAccessLog(
       // A failing log sink must not fail the request.
     }
   };
+  // A WebSocket upgrade the runtime answers itself (Bun, tsgi's Node
+  // server): the handler returns nothing, which must stay nothing.
+  const upgraded = (
+    request: Request,
+    args: readonly unknown[],
+    nothing: undefined,
+  ): Response => {
+    log(request, args, 101, "-");
+    return nothing as unknown as Response;
+  };
   const finish = (
     request: Request,
     args: readonly unknown[],
@@ -179,7 +189,8 @@ export function withAccessLog(
   ): Response => {
     const status = response.status;
     if (
-      request.method === "HEAD" || status === 204 || status === 304
+      request.method === "HEAD" || status === 204 || status === 304 ||
+      status === 101
     ) {
       log(request, args, status, "-");
       return response;
@@ -213,6 +224,12 @@ export function withAccessLog(
     const result = handler(request, ...args);
     return result instanceof Response
       ? finish(request, args, result)
-      : result.then((response) => finish(request, args, response));
+      : result === undefined
+      ? upgraded(request, args, result)
+      : result.then((response) =>
+        response === undefined
+          ? upgraded(request, args, response)
+          : finish(request, args, response)
+      );
   };
 }

@@ -2,7 +2,7 @@
 // per runtime (_deno.ts, _bun.ts, _node.ts), each
 // exporting `listen`. serve() loads only the one the runtime needs.
 
-import type { FetchHandler } from "../types.ts";
+import type { FetchHandler, WebSocketRuntime } from "../types.ts";
 
 /** What serve() asks an adapter for. */
 export interface ListenOptions {
@@ -35,6 +35,8 @@ export interface Listener {
 /** An adapter module. */
 export interface Adapter {
   listen(options: ListenOptions): Promise<Listener>;
+  /** How this runtime upgrades a request to a WebSocket. */
+  websocket?: WebSocketRuntime;
 }
 
 /** `http://host:port` for a listening address, an IPv6 host in brackets. */

@@ -9,7 +9,14 @@
 import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
 import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
-import type { App, FetchHandler, GatewayOptions } from "../types.ts";
+import type {
+  App,
+  FetchHandler,
+  GatewayOptions,
+  WebSocketRuntime,
+} from "../types.ts";
+
+export { denoWebSocket } from "./_deno_websocket.ts";
 
 /**
  * Where a server listens.
@@ -188,12 +195,16 @@ export async function serve(
   }
   const log = accessLog === true ? new StderrLog() : undefined;
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
+  // The adapter's upgrade, known once it is loaded; the app may pass its own.
+  let runtimeWebSocket: WebSocketRuntime | undefined;
+  const websocket: WebSocketRuntime = gateway.websocket ??
+    ((request, args) => runtimeWebSocket?.(request, args));
   const handlers = new Map<string, FetchHandler>();
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
     if (found === undefined) {
       const serverProtocol = gateway.serverProtocol ?? protocol;
-      found = toFetchHandler(app, { ...gateway, serverProtocol });
+      found = toFetchHandler(app, { ...gateway, serverProtocol, websocket });
       if (sink !== undefined) {
         found = withAccessLog(found, sink, serverProtocol);
       }
@@ -204,6 +215,7 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
+  runtimeWebSocket = adapter.websocket;
   const listener: Listener = await adapter.listen({
     hostname,
     port,

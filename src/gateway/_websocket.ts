@@ -1,0 +1,259 @@
+// WebSocket upgrades: `environ["tsgi.websocket"]`, offered when the request
+// asks for a WebSocket and the runtime can take it. The runtime part comes
+// from GatewayOptions.websocket (set by serve() on Deno, Bun and Node) or,
+// where the platform has it, `WebSocketPair` (Workers). The app accepts and
+// returns an empty iterable; the exchange then ends like any other (the
+// result's close() runs) and the handler answers with the runtime's 101.
+
+import { Exchange } from "./_exchange.ts";
+import { isThenable } from "./_values.ts";
+import type { EnvironState } from "./_environ.ts";
+import type {
+  App,
+  AppIterable,
+  StartResponse,
+  WebSocketAcceptOptions,
+  WebSocketAccepted,
+  WebSocketLike,
+  WebSocketRuntime,
+  WebSocketUpgrade,
+} from "../types.ts";
+
+/** The default largest message a peer may send: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE: number = 16 * 1024 * 1024;
+
+type Upgrader = (
+  options: { protocol?: string; maxMessageSize: number },
+) => WebSocketAccepted;
+
+const WEBSOCKET_TOKEN = /(?:^|,)\s*websocket\s*(?:,|$)/i;
+const UPGRADE_TOKEN = /(?:^|,)\s*upgrade\s*(?:,|$)/i;
+
+/** Whether the request is a WebSocket opening handshake (RFC 6455 §4.2.1). */
+export function isWebSocketRequest(request: Request): boolean {
+  const headers = request.headers;
+  const upgrade = headers.get("upgrade");
+  if (upgrade === null || !WEBSOCKET_TOKEN.test(upgrade)) return false;
+  const connection = headers.get("connection");
+  return connection !== null && UPGRADE_TOKEN.test(connection) &&
+    headers.get("sec-websocket-key") !== null &&
+    headers.get("sec-websocket-version") === "13";
+}
+
+/** The subprotocols a client offered, in its order. */
+function offeredProtocols(request: Request): string[] {
+  const header = request.headers.get("sec-websocket-protocol");
+  if (header === null) return [];
+  return header.split(",").map((token) => token.trim()).filter((token) =>
+    token !== ""
+  );
+}
+
+interface WorkersSocket extends WebSocketLike {
+  accept(): void;
+}
+
+type WebSocketPairClass = new () => { 0: WorkersSocket; 1: WorkersSocket };
+
+/** The upgrader of a platform with `WebSocketPair` (Workers), if any. */
+function pairUpgrader(): Upgrader | undefined {
+  const Pair = (globalThis as { WebSocketPair?: WebSocketPairClass })
+    .WebSocketPair;
+  if (typeof Pair !== "function") return undefined;
+  return ({ protocol, maxMessageSize }) => {
+    const pair = new Pair();
+    const client = pair[0];
+    const server = pair[1];
+    server.accept();
+    limitMessageSize(server, maxMessageSize);
+    const response = new Response(null, {
+      status: 101,
+      headers: protocol === undefined
+        ? undefined
+        : { "sec-websocket-protocol": protocol },
+      webSocket: client,
+    } as ResponseInit);
+    // The server side is open from accept(); `open` is announced once the
+    // app has set its handlers, as on the other runtimes.
+    queueMicrotask(() => server.dispatchEvent(new Event("open")));
+    return { socket: server, response };
+  };
+}
+
+/** Whether this gateway may ever offer an upgrade. */
+export function websocketPossible(runtime: WebSocketRuntime | undefined) {
+  return runtime !== undefined ||
+    typeof (globalThis as { WebSocketPair?: unknown }).WebSocketPair ===
+      "function";
+}
+
+/** The upgrader for this request, or undefined when none can take it. */
+export function upgraderOf(
+  request: Request,
+  args: readonly unknown[],
+  runtime: WebSocketRuntime | undefined,
+): Upgrader | undefined {
+  if (!isWebSocketRequest(request)) return undefined;
+  return runtime === undefined ? pairUpgrader() : runtime(request, args);
+}
+
+/** UTF-8 length of a string, without encoding it when it cannot matter. */
+function byteSize(data: unknown): number {
+  if (typeof data === "string") {
+    if (data.length * 3 <= 65536) return data.length;
+    return new TextEncoder().encode(data).byteLength;
+  }
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+    return data.byteLength;
+  }
+  return (data as { size?: number })?.size ?? 0;
+}
+
+/**
+ * Closes the socket with 1009 when a message is larger than `max`, for
+ * runtimes whose socket takes no limit itself. The listener is added
+ * before the app's, so the app never sees the message.
+ */
+export function limitMessageSize(socket: WebSocketLike, max: number): void {
+  if (max === Infinity) return;
+  socket.addEventListener("message", (event) => {
+    const size = byteSize((event as MessageEvent).data);
+    // Short strings are counted in UTF-16 units, a lower bound that only
+    // matters above 64 KiB, where they are measured.
+    if (size > max) {
+      event.stopImmediatePropagation();
+      try {
+        socket.close(1009, "Message too big");
+      } catch {
+        // Already closing.
+      }
+    }
+  });
+}
+
+function checkOptions(
+  options: WebSocketAcceptOptions | undefined,
+  offered: readonly string[],
+): { protocol?: string; maxMessageSize: number } {
+  const protocol = options?.protocol;
+  const max = options?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (protocol !== undefined && !offered.includes(protocol)) {
+    throw new RangeError(
+      `Cannot accept subprotocol ${JSON.stringify(protocol)}: the client offered ${
+        offered.length === 0 ? "none" : JSON.stringify(offered.join(", "))
+      }`,
+    );
+  }
+  if (!(max > 0)) {
+    throw new RangeError(
+      `Cannot use maxMessageSize ${max}: expected a positive number of bytes`,
+    );
+  }
+  return protocol === undefined
+    ? { maxMessageSize: max }
+    : { protocol, maxMessageSize: max };
+}
+
+function closeQuietly(state: EnvironState, result: unknown): void {
+  const close = (result as { close?: () => unknown } | null)?.close;
+  if (typeof close !== "function") return;
+  const report = (error: unknown) => {
+    try {
+      state.errors.write(
+        `tsgi: close() raised (${state.environ.REQUEST_METHOD} ${state.environ.REQUEST_URI}): ${
+          error instanceof Error ? error.stack ?? error.message : String(error)
+        }\n`,
+      );
+      state.errors.flush();
+    } catch {
+      // A broken error stream must not take the server down.
+    }
+  };
+  try {
+    const done = close.call(result);
+    if (isThenable(done)) done.then(undefined, report);
+  } catch (error) {
+    report(error);
+  }
+}
+
+/**
+ * Runs an app that may accept a WebSocket: as any exchange until it calls
+ * `accept()`; after that its result is closed and the runtime's upgrade
+ * answer is returned.
+ */
+export function runWithWebSocket(
+  state: EnvironState,
+  app: App,
+  upgrader: Upgrader,
+): Response | Promise<Response> {
+  const offered = offeredProtocols(state.request);
+  let accepted: WebSocketAccepted | undefined;
+  let started = false;
+  const upgrade: WebSocketUpgrade = {
+    protocols: offered,
+    accept(options?: WebSocketAcceptOptions): WebSocketLike {
+      if (accepted !== undefined) {
+        throw new Error("Cannot accept() a WebSocket twice");
+      }
+      if (started) {
+        throw new Error(
+          "Cannot accept() a WebSocket after start_response(): the response is already an HTTP one",
+        );
+      }
+      const checked = checkOptions(options, offered);
+      accepted = upgrader(checked);
+      const socket = accepted.socket;
+      // Deno's server side reports "" whatever was agreed.
+      const protocol = checked.protocol ?? "";
+      if (socket.protocol !== protocol) {
+        Object.defineProperty(socket, "protocol", { value: protocol });
+      }
+      // Binary messages arrive as ArrayBuffers on every runtime.
+      if (socket.binaryType !== "arraybuffer") {
+        socket.binaryType = "arraybuffer";
+      }
+      return socket;
+    },
+  };
+  (state.environ as Record<string, unknown>)["tsgi.websocket"] = upgrade;
+  let result: AppIterable | undefined;
+  const settle = (value: AppIterable, sr: StartResponse): AppIterable => {
+    if (accepted === undefined) return value;
+    if (started) {
+      closeQuietly(state, value);
+      try {
+        accepted.socket.close(1011, "The application answered with HTTP");
+      } catch {
+        // Not open yet on some runtimes: dropped with the request.
+      }
+      throw new Error(
+        "Cannot call start_response() after accepting a WebSocket: return an empty iterable and the gateway answers the upgrade",
+      );
+    }
+    result = value;
+    // The exchange gets a well-formed empty answer, which is replaced by
+    // the upgrade below; the app's own result is closed there.
+    sr("200 OK", []);
+    return [];
+  };
+  const wrapped: App = (environ, startResponse) => {
+    const tracked: StartResponse = (status, headers, excInfo) => {
+      started = true;
+      return startResponse(status, headers, excInfo);
+    };
+    const value = app(environ, tracked);
+    return isThenable(value)
+      ? value.then((resolved) => settle(resolved, startResponse))
+      : settle(value, startResponse);
+  };
+  const finish = (response: Response): Response => {
+    if (accepted === undefined || result === undefined) return response;
+    closeQuietly(state, result);
+    // Undefined where the runtime answers the upgrade itself (Bun, Node):
+    // the handler then returns nothing, which is Bun's contract.
+    return accepted.response as Response;
+  };
+  const response = new Exchange(state).run(wrapped);
+  return isThenable(response) ? response.then(finish) : finish(response);
+}
