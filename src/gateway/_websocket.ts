@@ -12,8 +12,8 @@ import type {
   App,
   AppIterable,
   StartResponse,
-  WebSocketAcceptOptions,
   WebSocketAccepted,
+  WebSocketAcceptOptions,
   WebSocketLike,
   WebSocketRuntime,
   WebSocketUpgrade,
@@ -65,7 +65,21 @@ function pairUpgrader(): Upgrader | undefined {
     const client = pair[0];
     const server = pair[1];
     server.accept();
+    // workerd answers a peer's close frame without its code; echoing it
+    // is what RFC 6455 asks for (§5.5.1) and what the other runtimes do.
+    server.addEventListener("close", (event) => {
+      try {
+        const { code, reason } = event as CloseEvent;
+        server.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+      } catch {
+        // Already answered.
+      }
+    });
     limitMessageSize(server, maxMessageSize);
+    // Queued bytes are not reported here; the contract has the member.
+    if (server.bufferedAmount === undefined) {
+      Object.defineProperty(server, "bufferedAmount", { value: 0 });
+    }
     const response = new Response(null, {
       status: 101,
       headers: protocol === undefined
@@ -139,7 +153,9 @@ function checkOptions(
   const max = options?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   if (protocol !== undefined && !offered.includes(protocol)) {
     throw new RangeError(
-      `Cannot accept subprotocol ${JSON.stringify(protocol)}: the client offered ${
+      `Cannot accept subprotocol ${
+        JSON.stringify(protocol)
+      }: the client offered ${
         offered.length === 0 ? "none" : JSON.stringify(offered.join(", "))
       }`,
     );
