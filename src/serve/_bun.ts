@@ -3,6 +3,9 @@
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import type { FetchHandler } from "../types.ts";
+import { handlers } from "./_bun_websocket.ts";
+
+export { websocket } from "./_bun_websocket.ts";
 
 interface BunServer {
   readonly hostname: string;
@@ -18,6 +21,7 @@ interface BunLike {
     fetch: FetchHandler;
     maxRequestBodySize: number;
     development: boolean;
+    websocket: typeof handlers;
   }): BunServer;
 }
 
@@ -34,6 +38,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Errors are the gateway's to answer, never Bun's debug page.
     development: false,
+    websocket: handlers,
   });
   let resolve!: () => void;
   const finished = new Promise<void>((r) => resolve = r);
