@@ -230,6 +230,10 @@ function build(): void {
     types: `${main}.d.ts`,
     exports: exportsMap,
     ...(Object.keys(bin).length > 0 ? { bin } : {}),
+    // WebSocket on Node is framed by ws, loaded only when a WebSocket
+    // request arrives; everything else runs without it.
+    peerDependencies: { ws: "^8.0.0" },
+    peerDependenciesMeta: { ws: { optional: true } },
     sideEffects: false,
     engines: { node: ">=20" },
   };
@@ -250,7 +254,9 @@ function build(): void {
   console.log(
     `npm/: tsgi@${pkg.version}, ${emitted} modules (.js + .d.ts), ${
       Object.keys(exportsMap).length - 1
-    } entry points, ${Object.keys(bin).length} bin, no dependencies`,
+    } entry points, ${
+      Object.keys(bin).length
+    } bin, no dependencies (ws an optional peer)`,
   );
 }
 

@@ -6,6 +6,9 @@
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
 import { isThenable } from "../gateway/_values.ts";
+import { loadWs, type NodeDuplex, NodeUpgrade } from "./_node_websocket.ts";
+
+export { websocket } from "./_node_websocket.ts";
 
 interface NodeSocket {
   readonly remoteAddress?: string;
@@ -50,6 +53,14 @@ interface ServerResponse {
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 interface NodeServer {
+  on(
+    event: "upgrade",
+    listener: (
+      req: IncomingMessage,
+      socket: NodeDuplex,
+      head: Uint8Array,
+    ) => void,
+  ): unknown;
   listen(port: number, hostname: string, callback: () => void): unknown;
   on(event: "checkContinue", listener: RequestListener): unknown;
   address(): { address: string; port: number } | string | null;
@@ -329,6 +340,75 @@ function send(
   else pump(body, knownLength(response), res, exchange);
 }
 
+/** Where the upgrader rides on the info object the handler gets. */
+const UPGRADER = "websocket";
+
+function isWebSocket(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return typeof upgrade === "string" && /\bwebsocket\b/i.test(upgrade);
+}
+
+function plainResponse(status: number, reason: string): Response {
+  return new Response(`${status} ${reason}\n`, {
+    status,
+    statusText: reason,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * Sends an HTTP answer on a connection node:http has handed over (an
+ * upgrade it did not take), then closes it: the body is streamed, its end
+ * marked by Content-Length when known, else by the close.
+ */
+async function writeRaw(
+  duplex: NodeDuplex,
+  response: Response,
+  head: boolean,
+): Promise<void> {
+  const lines = [
+    `HTTP/1.1 ${response.status} ${response.statusText || "Unknown"}`,
+  ];
+  const flat = headersOf(response);
+  const known = (response as unknown as Record<symbol, number | undefined>)[
+    KNOWN_LENGTH
+  ];
+  if (known !== undefined) flat.push("content-length", `${known}`);
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== "connection") lines.push(`${flat[i]}: ${flat[i + 1]}`);
+  }
+  lines.push("connection: close");
+  duplex.write(encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+  const body = response.body;
+  if (body === null || head) {
+    body?.cancel().catch(() => {});
+    duplex.end();
+    return;
+  }
+  let gone = false;
+  duplex.once("close", () => gone = true);
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (step.done) break;
+      if (gone) {
+        await reader.cancel();
+        return;
+      }
+      if (!duplex.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          duplex.once("drain", resolve);
+          duplex.once("close", resolve);
+        });
+      }
+    }
+    duplex.end();
+  } catch {
+    duplex.destroy();
+  }
+}
+
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const http = await import(NODE_HTTP) as NodeHttp;
@@ -387,7 +467,80 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       send(response, res, exchange, closing);
     }
   };
+  const onUpgrade = async (
+    req: IncomingMessage,
+    duplex: NodeDuplex,
+    head: Uint8Array,
+  ): Promise<void> => {
+    duplex.on("error", () => {});
+    const ws = isWebSocket(req) ? await loadWs() : undefined;
+    const upgrade = ws === undefined
+      ? undefined
+      : new NodeUpgrade(ws, req, duplex, head);
+    let request: Request | undefined;
+    try {
+      const target = req.url ?? "";
+      const headers = new Headers();
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        headers.append(raw[i], raw[i + 1]);
+      }
+      // An upgrade request with a body is not one tsgi takes.
+      if (
+        req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0" &&
+        !req.httpVersion.startsWith("0.")
+      ) {
+        request = new Request(base + (target.startsWith("/") ? target : "/"), {
+          method: req.method ?? "GET",
+          headers,
+        });
+      }
+    } catch {
+      // A URL, method or header the Fetch API refuses.
+    }
+    if (request === undefined) {
+      writeRaw(duplex, plainResponse(400, "Bad Request"), false);
+      return;
+    }
+    const info = {
+      remoteAddr: {
+        hostname: duplex.remoteAddress,
+        port: duplex.remotePort,
+        transport: "tcp",
+      },
+      localAddr: duplex.localAddress === undefined
+        ? undefined
+        : { hostname: duplex.localAddress, port: duplex.localPort },
+      target: req.url,
+      [UPGRADER]: upgrade?.upgrade,
+    };
+    let response: Response | undefined;
+    try {
+      response = await options.handler("HTTP/" + req.httpVersion)(
+        request,
+        info,
+      );
+    } catch {
+      response = plainResponse(500, "Internal Server Error");
+    }
+    if (upgrade?.socket !== undefined) {
+      if (response === undefined) upgrade.opened();
+      else {
+        // The app accepted, then failed: the 101 is already out.
+        response.body?.cancel().catch(() => {});
+        upgrade.socket.terminate();
+      }
+      return;
+    }
+    writeRaw(
+      duplex,
+      response ?? plainResponse(500, "Internal Server Error"),
+      request.method === "HEAD",
+    );
+  };
   const server = http.createServer((req, res) => onRequest(req, res, false));
+  server.on("upgrade", onUpgrade);
   // Without this listener node:http sends 100 Continue before the app runs,
   // even to a request the gateway refuses unread.
   server.on("checkContinue", (req, res) => onRequest(req, res, true));

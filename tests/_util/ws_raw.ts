@@ -150,6 +150,17 @@ export class RawWebSocket {
     return { opcode, data };
   }
 
+  /**
+   * The rest of an HTTP body: as many bytes as Content-Length says, or
+   * everything until the server closes.
+   */
+  async rest(): Promise<Uint8Array> {
+    const length = /\r\ncontent-length: *(\d+)/i.exec(this.head);
+    if (length !== null) return await this.#take(Number(length[1]));
+    while (await this.#fill());
+    return this.#buffer;
+  }
+
   /** Drops the TCP connection without a closing handshake. */
   drop(): void {
     try {

@@ -24,9 +24,15 @@ async function run(command: string[]): Promise<void> {
 
 /** The npm build's serve module, building npm/ when it is missing. */
 async function npmServe(): Promise<string> {
-  const file = `${root}npm/esm/src/serve/serve.js`;
+  const file = `${root}npm/src/serve/serve.js`;
   if (!existsSync(file)) {
     await run(["deno", "run", "-A", "scripts/build_npm.ts"]);
+  }
+  // ws, the package's optional peer, as an application would install it.
+  const ws = `${root}npm/node_modules/ws`;
+  if (!existsSync(ws)) {
+    await Deno.mkdir(`${root}npm/node_modules`, { recursive: true });
+    await Deno.symlink(`${root}tools/node_modules/ws`, ws);
   }
   return file;
 }
@@ -152,6 +158,14 @@ for (const runtime of RUNTIMES) {
           const response = await fetch(`${http}/ws`);
           assert.equal(response.status, 200);
           assert.equal(await response.text(), "plain HTTP\n");
+        });
+
+        await t.step("a refused upgrade answers plain HTTP", async () => {
+          const raw = await RawWebSocket.open(server.port, "/elsewhere");
+          assert.equal(raw.status, 200, raw.head);
+          const body = decoder.decode(await raw.rest());
+          assert.equal(body, "upgrade refused\n");
+          raw.drop();
         });
 
         await t.step("text and binary up to 1 MiB echo", async () => {
