@@ -61,8 +61,8 @@ interface NodeServer {
       head: Uint8Array,
     ) => void,
   ): unknown;
-  listen(port: number, hostname: string, callback: () => void): unknown;
   on(event: "checkContinue", listener: RequestListener): unknown;
+  listen(port: number, hostname: string, callback: () => void): unknown;
   address(): { address: string; port: number } | string | null;
   close(): unknown;
   closeIdleConnections(): void;

@@ -196,9 +196,9 @@ export async function serve(
   const log = accessLog === true ? new StderrLog() : undefined;
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
   // The adapter's upgrade, known once it is loaded; the app may pass its own.
-  let runtimeWebSocket: WebSocketRuntime | undefined;
+  const runtime: { websocket?: WebSocketRuntime } = {};
   const websocket: WebSocketRuntime = gateway.websocket ??
-    ((request, args) => runtimeWebSocket?.(request, args));
+    ((request, args) => runtime.websocket?.(request, args));
   const handlers = new Map<string, FetchHandler>();
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
@@ -215,7 +215,7 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
-  runtimeWebSocket = adapter.websocket;
+  runtime.websocket = adapter.websocket;
   const listener: Listener = await adapter.listen({
     hostname,
     port,
