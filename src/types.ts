@@ -491,7 +491,7 @@ export interface WebSocketLike extends EventTarget {
  * const app: App = (environ, startResponse) => {
  *   const upgrade = environ["tsgi.websocket"];
  *   if (upgrade === undefined) {
- *     startResponse("426 Upgrade Required", [["Upgrade", "websocket"]]);
+ *     startResponse("426 Upgrade Required", [["Content-Type", "text/plain"]]);
  *     return [];
  *   }
  *   const socket = upgrade.accept();
@@ -512,6 +512,17 @@ export interface WebSocketUpgrade {
    * @returns The server side of the WebSocket; it opens after the app returns.
    */
   accept(options?: WebSocketAcceptOptions): WebSocketLike;
+  /**
+   * Hands the gateway an upgrade answered with the runtime's own API (what
+   * `fromFetchHandler` does for a mounted Fetch handler that upgraded the
+   * request itself): the gateway returns `response` once the app returns
+   * an empty iterable without calling `start_response`. Callable once,
+   * instead of `accept()`.
+   *
+   * @param response The handler's 101 Response (Deno, Workers), or
+   *   undefined where the runtime answered the upgrade itself (Bun).
+   */
+  respondWith(response: Response | undefined): void;
 }
 
 /**

@@ -204,7 +204,9 @@ export function runWithWebSocket(
   upgrader: Upgrader,
 ): Response | Promise<Response> {
   const offered = offeredProtocols(state.request);
-  let accepted: WebSocketAccepted | undefined;
+  let accepted:
+    | { socket?: WebSocketLike; response: Response | undefined }
+    | undefined;
   let started = false;
   const upgrade: WebSocketUpgrade = {
     protocols: offered,
@@ -218,8 +220,8 @@ export function runWithWebSocket(
         );
       }
       const checked = checkOptions(options, offered);
-      accepted = upgrader(checked);
-      const socket = accepted.socket;
+      const { socket, response } = upgrader(checked);
+      accepted = { socket, response };
       // Deno's server side reports "" whatever was agreed.
       const protocol = checked.protocol ?? "";
       if (socket.protocol !== protocol) {
@@ -231,6 +233,17 @@ export function runWithWebSocket(
       }
       return socket;
     },
+    respondWith(response: Response | undefined): void {
+      if (accepted !== undefined) {
+        throw new Error("Cannot answer a WebSocket upgrade twice");
+      }
+      if (started) {
+        throw new Error(
+          "Cannot answer the upgrade after start_response(): the response is already an HTTP one",
+        );
+      }
+      accepted = { response };
+    },
   };
   (state.environ as Record<string, unknown>)["tsgi.websocket"] = upgrade;
   let result: AppIterable | undefined;
@@ -239,7 +252,7 @@ export function runWithWebSocket(
     if (started) {
       closeQuietly(state, value);
       try {
-        accepted.socket.close(1011, "The application answered with HTTP");
+        accepted.socket?.close(1011, "The application answered with HTTP");
       } catch {
         // Not open yet on some runtimes: dropped with the request.
       }
