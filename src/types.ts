@@ -533,8 +533,9 @@ export interface WebSocketUpgrade {
  * @example Deno's upgrade has this shape
  * ```ts
  * import type { WebSocketAccepted } from "@tsgi/tsgi";
- * declare const accepted: WebSocketAccepted;
- * console.log(accepted.socket.readyState);
+ * function isOpen(accepted: WebSocketAccepted): boolean {
+ *   return accepted.socket.readyState === 1;
+ * }
  * ```
  */
 export interface WebSocketAccepted {

@@ -33,10 +33,10 @@ export const IDLE_TIMEOUT = 60;
  * Deno.serve(toFetchHandler(app, { websocket: denoWebSocket }));
  * ```
  */
-export const denoWebSocket: WebSocketRuntime = (
+export function denoWebSocket(
   request: Request,
   _runtimeArgs: readonly unknown[],
-) => {
+): ReturnType<WebSocketRuntime> {
   const deno = (globalThis as { Deno?: Partial<DenoWebSocketApi> }).Deno;
   if (typeof deno?.upgradeWebSocket !== "function") return undefined;
   const api = deno as DenoWebSocketApi;
@@ -48,4 +48,4 @@ export const denoWebSocket: WebSocketRuntime = (
     limitMessageSize(socket, maxMessageSize);
     return { socket, response };
   };
-};
+}
