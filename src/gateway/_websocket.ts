@@ -6,7 +6,7 @@
 // result's close() runs) and the handler answers with the runtime's 101.
 
 import { Exchange } from "./_exchange.ts";
-import { isThenable } from "./_values.ts";
+import { describeError, isThenable } from "./_values.ts";
 import type { EnvironState } from "./_environ.ts";
 import type {
   App,
@@ -170,21 +170,46 @@ function checkOptions(
     : { protocol, maxMessageSize: max };
 }
 
+/** Writes what went wrong to wsgi.errors. */
+function logError(state: EnvironState, what: string, error: unknown): void {
+  try {
+    state.errors.write(
+      `tsgi: ${what} (${state.environ.REQUEST_METHOD} ${state.environ.REQUEST_URI}): ${
+        describeError(error)
+      }\n`,
+    );
+    state.errors.flush();
+  } catch {
+    // A broken error stream must not take the server down.
+  }
+}
+
+/**
+ * Closes with 1011 (Internal Error) once the socket is open; where the
+ * socket allows only the codes the WHATWG API does, with 1000.
+ */
+function closeWhenOpen(socket: WebSocketLike): void {
+  const close = () => {
+    try {
+      socket.close(1011, "Internal Error");
+    } catch {
+      try {
+        socket.close(1000, "Internal Error");
+      } catch {
+        // Closing already.
+      }
+    }
+  };
+  if (socket.readyState === 1) close();
+  else if (socket.readyState === 0) {
+    socket.addEventListener("open", close, { once: true });
+  }
+}
+
 function closeQuietly(state: EnvironState, result: unknown): void {
   const close = (result as { close?: () => unknown } | null)?.close;
   if (typeof close !== "function") return;
-  const report = (error: unknown) => {
-    try {
-      state.errors.write(
-        `tsgi: close() raised (${state.environ.REQUEST_METHOD} ${state.environ.REQUEST_URI}): ${
-          error instanceof Error ? error.stack ?? error.message : String(error)
-        }\n`,
-      );
-      state.errors.flush();
-    } catch {
-      // A broken error stream must not take the server down.
-    }
-  };
+  const report = (error: unknown) => logError(state, "close() raised", error);
   try {
     const done = close.call(result);
     if (isThenable(done)) done.then(undefined, report);
@@ -247,38 +272,70 @@ export function runWithWebSocket(
   };
   (state.environ as Record<string, unknown>)["tsgi.websocket"] = upgrade;
   let result: AppIterable | undefined;
-  const settle = (value: AppIterable, sr: StartResponse): AppIterable => {
-    if (accepted === undefined) return value;
-    if (started) {
-      closeQuietly(state, value);
-      try {
-        accepted.socket?.close(1011, "The application answered with HTTP");
-      } catch {
-        // Not open yet on some runtimes: dropped with the request.
-      }
-      throw new Error(
-        "Cannot call start_response() after accepting a WebSocket: return an empty iterable and the gateway answers the upgrade",
-      );
-    }
-    result = value;
+  let answered = false;
+  let lateStart = false;
+  const answer = (sr: StartResponse): AppIterable => {
+    answered = true;
     // The exchange gets a well-formed empty answer, which is replaced by
     // the upgrade below; the app's own result is closed there.
     sr("200 OK", []);
     return [];
   };
+  // After accept() the upgrade goes ahead whatever the app does next, as it
+  // must where the runtime has already committed to it (Bun, Node): an app
+  // that then fails gets its error logged and the socket closed.
+  const abandon = (error: unknown, sr: StartResponse): AppIterable => {
+    logError(
+      state,
+      "the application failed after accepting a WebSocket",
+      error,
+    );
+    const socket = accepted?.socket;
+    if (socket !== undefined) closeWhenOpen(socket);
+    return answer(sr);
+  };
+  const settle = (value: AppIterable, sr: StartResponse): AppIterable => {
+    if (accepted === undefined) return value;
+    result = value;
+    if (lateStart) {
+      return abandon(
+        new Error("start_response() was called after accept()"),
+        sr,
+      );
+    }
+    return answer(sr);
+  };
   const wrapped: App = (environ, startResponse) => {
     const tracked: StartResponse = (status, headers, excInfo) => {
+      if (accepted !== undefined) {
+        lateStart = true;
+        throw new Error(
+          "Cannot call start_response() after accept(): return an empty iterable and the gateway answers the WebSocket upgrade",
+        );
+      }
       started = true;
       return startResponse(status, headers, excInfo);
     };
-    const value = app(environ, tracked);
+    let value: AppIterable | Promise<AppIterable>;
+    try {
+      value = app(environ, tracked);
+    } catch (error) {
+      if (accepted === undefined) throw error;
+      return abandon(error, startResponse);
+    }
     return isThenable(value)
-      ? value.then((resolved) => settle(resolved, startResponse))
+      ? value.then(
+        (resolved) => settle(resolved, startResponse),
+        (error) => {
+          if (accepted === undefined) throw error;
+          return abandon(error, startResponse);
+        },
+      )
       : settle(value, startResponse);
   };
   const finish = (response: Response): Response => {
-    if (accepted === undefined || result === undefined) return response;
-    closeQuietly(state, result);
+    if (accepted === undefined || !answered) return response;
+    if (result !== undefined) closeQuietly(state, result);
     // Undefined where the runtime answers the upgrade itself (Bun, Node):
     // the handler then returns nothing, which is Bun's contract.
     return accepted.response as Response;
