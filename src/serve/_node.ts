@@ -73,6 +73,7 @@ interface NodeServer {
 
 interface NodeHttp {
   createServer(listener: RequestListener): NodeServer;
+  readonly STATUS_CODES: Record<number, string | undefined>;
 }
 
 // Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
@@ -365,10 +366,10 @@ async function writeRaw(
   duplex: NodeDuplex,
   response: Response,
   head: boolean,
+  reasons: Record<number, string | undefined>,
 ): Promise<void> {
-  const lines = [
-    `HTTP/1.1 ${response.status} ${response.statusText || "Unknown"}`,
-  ];
+  const reason = response.statusText || reasons[response.status] || "Unknown";
+  const lines = [`HTTP/1.1 ${response.status} ${reason}`];
   const flat = headersOf(response);
   const known = (response as unknown as Record<symbol, number | undefined>)[
     KNOWN_LENGTH
@@ -500,7 +501,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // A URL, method or header the Fetch API refuses.
     }
     if (request === undefined) {
-      writeRaw(duplex, plainResponse(400, "Bad Request"), false);
+      writeRaw(
+        duplex,
+        plainResponse(400, "Bad Request"),
+        false,
+        http.STATUS_CODES,
+      );
       return;
     }
     const info = {
@@ -537,6 +543,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       duplex,
       response ?? plainResponse(500, "Internal Server Error"),
       request.method === "HEAD",
+      http.STATUS_CODES,
     );
   };
   const server = http.createServer((req, res) => onRequest(req, res, false));
