@@ -3,7 +3,7 @@
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import type { FetchHandler } from "../types.ts";
-import { handlers } from "./_bun_websocket.ts";
+import { bunHandlers } from "./_bun_websocket.ts";
 
 export { websocket } from "./_bun_websocket.ts";
 
@@ -21,13 +21,14 @@ interface BunLike {
     fetch: FetchHandler;
     maxRequestBodySize: number;
     development: boolean;
-    websocket: typeof handlers;
+    websocket: ReturnType<typeof bunHandlers>;
   }): BunServer;
 }
 
 /** Starts Bun.serve; it binds before returning. */
 export function listen(options: ListenOptions): Promise<Listener> {
   const bun = (globalThis as unknown as { Bun: BunLike }).Bun;
+  const websocket = bunHandlers();
   const server = bun.serve({
     hostname: options.hostname,
     port: options.port,
@@ -38,7 +39,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Errors are the gateway's to answer, never Bun's debug page.
     development: false,
-    websocket: handlers,
+    websocket,
   });
   let resolve!: () => void;
   const finished = new Promise<void>((r) => resolve = r);
@@ -50,6 +51,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     // lets requests in flight finish; it settles when the last one closes.
     shutdown() {
       const stopped = server.stop();
+      websocket.goingAway();
       stopped.then(resolve, resolve);
       return stopped;
     },

@@ -49,18 +49,38 @@ export const websocket: WebSocketRuntime = (request, args) => {
   };
 };
 
-/** The `websocket` option of Bun.serve. */
-export const handlers = {
-  maxPayloadLength: MAX_PAYLOAD,
-  idleTimeout: IDLE_TIMEOUT,
-  sendPings: true,
-  open(ws: BunSocket): void {
-    ws.data.opened(ws);
-  },
-  message(ws: BunSocket, message: string | Uint8Array): void {
-    ws.data.received(message);
-  },
-  close(ws: BunSocket, code: number, reason: string): void {
-    ws.data.closed(code, reason);
-  },
-};
+/**
+ * The `websocket` option of one Bun.serve, and the sockets open on it, which
+ * `goingAway()` closes with 1001 when the server shuts down (Bun's stop()
+ * would otherwise wait for their clients to leave).
+ */
+export function bunHandlers(): {
+  maxPayloadLength: number;
+  idleTimeout: number;
+  sendPings: boolean;
+  open(ws: BunSocket): void;
+  message(ws: BunSocket, message: string | Uint8Array): void;
+  close(ws: BunSocket, code: number, reason: string): void;
+  goingAway(): void;
+} {
+  const open = new Set<BunSocket>();
+  return {
+    maxPayloadLength: MAX_PAYLOAD,
+    idleTimeout: IDLE_TIMEOUT,
+    sendPings: true,
+    open(ws) {
+      open.add(ws);
+      ws.data.opened(ws);
+    },
+    message(ws, message) {
+      ws.data.received(message);
+    },
+    close(ws, code, reason) {
+      open.delete(ws);
+      ws.data.closed(code, reason);
+    },
+    goingAway() {
+      for (const ws of open) ws.close(1001, "Going Away");
+    },
+  };
+}

@@ -468,12 +468,19 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       send(response, res, exchange, closing);
     }
   };
+  // Open sockets, closed with 1001 by shutdown(): node:http's close() does
+  // not know connections it handed over.
+  const sockets = new Set<NodeUpgrade>();
   const onUpgrade = async (
     req: IncomingMessage,
     duplex: NodeDuplex,
     head: Uint8Array,
   ): Promise<void> => {
     duplex.on("error", () => {});
+    if (closing) {
+      duplex.destroy();
+      return;
+    }
     const ws = isWebSocket(req) ? await loadWs() : undefined;
     const upgrade = ws === undefined
       ? undefined
@@ -531,6 +538,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       response = plainResponse(500, "Internal Server Error");
     }
     if (upgrade?.socket !== undefined) {
+      sockets.add(upgrade);
+      upgrade.socket.addEventListener("close", () => sockets.delete(upgrade));
       if (response === undefined) upgrade.opened();
       else {
         // The app accepted, then failed: the 101 is already out.
@@ -579,6 +588,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // their responses end (see the "close" listener above).
       server.close();
       server.closeIdleConnections();
+      for (const upgrade of sockets) upgrade.goingAway();
       return finished;
     },
   };

@@ -164,6 +164,15 @@ export class NodeUpgrade {
     return { socket, response: undefined };
   };
 
+  /** The server is shutting down: closes with 1001 (Going Away). */
+  goingAway(): void {
+    try {
+      this.socket?.close(1001, "Going Away");
+    } catch {
+      this.socket?.terminate();
+    }
+  }
+
   /** The app has returned: the socket is announced open and read. */
   opened(): void {
     this.socket!.emit("open");

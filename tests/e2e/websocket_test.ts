@@ -313,6 +313,16 @@ for (const runtime of RUNTIMES) {
             assert.equal(after.doubleClosed, 0);
           },
         );
+        if (runtime.name !== "workerd") {
+          await t.step("shutdown closes open sockets with 1001", async () => {
+            const client = new Client(`${ws}/ws?id=shutdown`);
+            await client.opened;
+            const stopping = server.stop();
+            const event = await client.closed;
+            assert.equal(event.code, 1001);
+            await stopping;
+          });
+        }
       } finally {
         await server.stop();
       }
