@@ -46,7 +46,7 @@ export {
   type RoutingArgs,
 } from "./src/toolkit/router.ts";
 export { mount, type MountOptions } from "./src/toolkit/mount.ts";
-export { serve } from "./src/serve/serve.ts";
+export { denoWebSocket, serve } from "./src/serve/serve.ts";
 export type { ServeOptions, Server, ServerAddress } from "./src/serve/serve.ts";
 export { type CgiOptions, runWithCgi } from "./src/cgi/cgi.ts";
 export {
