@@ -543,6 +543,12 @@ export interface WebSocketAccepted {
   socket: WebSocketLike;
   /** The 101 answer, or undefined when the runtime sends it itself. */
   response: Response | undefined;
+  /**
+   * Called once the app has returned and the answer is handed over: a
+   * socket the runtime opened during `accept()` (Bun) holds its events
+   * until then, so handlers set after `accept()` miss none.
+   */
+  ready?: () => void;
 }
 
 /**

@@ -230,7 +230,11 @@ export function runWithWebSocket(
 ): Response | Promise<Response> {
   const offered = offeredProtocols(state.request);
   let accepted:
-    | { socket?: WebSocketLike; response: Response | undefined }
+    | {
+      socket?: WebSocketLike;
+      response: Response | undefined;
+      ready?: () => void;
+    }
     | undefined;
   let started = false;
   const upgrade: WebSocketUpgrade = {
@@ -245,8 +249,8 @@ export function runWithWebSocket(
         );
       }
       const checked = checkOptions(options, offered);
-      const { socket, response } = upgrader(checked);
-      accepted = { socket, response };
+      const { socket, response, ready } = upgrader(checked);
+      accepted = { socket, response, ready };
       // Deno's server side reports "" whatever was agreed.
       const protocol = checked.protocol ?? "";
       if (socket.protocol !== protocol) {
@@ -336,6 +340,7 @@ export function runWithWebSocket(
   const finish = (response: Response): Response => {
     if (accepted === undefined || !answered) return response;
     if (result !== undefined) closeQuietly(state, result);
+    accepted.ready?.();
     // Undefined where the runtime answers the upgrade itself (Bun, Node):
     // the handler then returns nothing, which is Bun's contract.
     return accepted.response as Response;

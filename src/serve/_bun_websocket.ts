@@ -44,8 +44,9 @@ export const websocket: WebSocketRuntime = (request, args) => {
         "Cannot accept the WebSocket: Bun refused the upgrade request",
       );
     }
-    // Bun answers the upgrade itself once the handler returns nothing.
-    return { socket, response: undefined };
+    // Bun answers the upgrade itself once the handler returns nothing, and
+    // may open the socket inside upgrade(): its events wait for ready().
+    return { socket, response: undefined, ready: () => socket.release() };
   };
 };
 

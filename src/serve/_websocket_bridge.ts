@@ -156,8 +156,43 @@ export class BridgedWebSocket extends EventTarget implements WebSocketLike {
     this.#peer!.close(code, reason);
   }
 
+  // Events that came before the app returned, held until release().
+  #held: (() => void)[] | undefined = [];
+
+  /** The app has returned: held events are delivered, later ones at once. */
+  release(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    for (const deliver of held ?? []) deliver();
+  }
+
+  /** Runs `deliver` now, or after release() while the app still runs. */
+  #when(deliver: () => void): void {
+    if (this.#held === undefined) deliver();
+    else this.#held.push(deliver);
+  }
+
   /** The runtime opened the socket. */
   opened(peer: Peer): void {
+    this.#when(() => this.#open(peer));
+  }
+
+  /** A message arrived. */
+  received(message: string | Uint8Array): void {
+    if (this.#held === undefined) this.#receive(message);
+    else {
+      // The runtime may reuse a binary message's buffer.
+      const copy = typeof message === "string" ? message : message.slice();
+      this.#held.push(() => this.#receive(copy));
+    }
+  }
+
+  /** The connection is over, cleanly (a close frame) or not. */
+  closed(code: number, reason: string): void {
+    this.#when(() => this.#close(code, reason));
+  }
+
+  #open(peer: Peer): void {
     this.#peer = peer;
     if (this.#pendingClose !== undefined) {
       const [code, reason] = this.#pendingClose;
@@ -168,8 +203,7 @@ export class BridgedWebSocket extends EventTarget implements WebSocketLike {
     this.#emit("open", this.onopen, new Event("open"));
   }
 
-  /** A message arrived. */
-  received(message: string | Uint8Array): void {
+  #receive(message: string | Uint8Array): void {
     if (this.#state !== OPEN) return;
     const text = typeof message === "string";
     const size = text ? message.length : message.byteLength;
@@ -208,8 +242,7 @@ export class BridgedWebSocket extends EventTarget implements WebSocketLike {
     }
   }
 
-  /** The connection is over, cleanly (a close frame) or not. */
-  closed(code: number, reason: string): void {
+  #close(code: number, reason: string): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     const clean = code !== 1006;
