@@ -311,6 +311,8 @@ for (const runtime of RUNTIMES) {
             assert.equal(after.closed, closed);
             assert.equal(after.resultClosed, results);
             assert.equal(after.doubleClosed, 0);
+            // onopen, set after accept(), fired for every socket.
+            assert.equal(Number(after.opened) - Number(before.opened), 200);
           },
         );
         if (runtime.name !== "workerd") {
