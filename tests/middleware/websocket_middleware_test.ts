@@ -37,6 +37,7 @@ Deno.test("WebSocket through accessLog, errorPages, compress and validator", asy
   let logged!: () => void;
   const firstLine = new Promise<void>((resolve) => logged = resolve);
   const errors: string[] = [];
+  const serveLines: string[] = [];
   const app = accessLog(errorPages(compress(validator(echo))), {
     sink: (line) => {
       lines.push(line);
@@ -46,7 +47,7 @@ Deno.test("WebSocket through accessLog, errorPages, compress and validator", asy
   await using server = await serve(app, {
     port: 0,
     onListen() {},
-    accessLog: false,
+    accessLog: (line) => serveLines.push(line),
     errors: (text) => errors.push(text),
   });
   const ws = server.url.replace("http", "ws");
@@ -56,6 +57,8 @@ Deno.test("WebSocket through accessLog, errorPages, compress and validator", asy
     await firstLine;
     assert.equal(lines.length, 1);
     assert.match(lines[0], /"GET \/chat HTTP\/1\.1" 101 /);
+    // serve()'s own log has the 101 from when the upgrade was answered.
+    assert.match(serveLines[0], /"GET \/chat HTTP\/1\.1" 101 -$/);
     assert.deepEqual(errors, []);
   });
   await t.step("a plain GET is still compressed", async () => {
