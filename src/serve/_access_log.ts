@@ -88,8 +88,14 @@ interface BunServerLike {
   requestIP(request: Request): { address: string } | null;
 }
 
+/**
+ * Peers read before a WebSocket upgrade: Deno's info refuses to tell the
+ * address once the request is upgraded.
+ */
+export const upgradePeers: WeakMap<Request, string> = new WeakMap();
+
 /** The peer's address from Deno's (or tsgi's Node) info, or Bun's server. */
-function peerOf(request: Request, args: readonly unknown[]): string {
+export function peerOf(request: Request, args: readonly unknown[]): string {
   const first = args[0] as PeerInfoLike & Partial<BunServerLike> | undefined;
   if (first?.remoteAddr?.hostname !== undefined) {
     return first.remoteAddr.hostname;
@@ -163,8 +169,9 @@ export function withAccessLog(
     bytes: string,
   ) => {
     try {
+      const peer = upgradePeers.get(request) ?? peerOf(request, args);
       sink(
-        `${peerOf(request, args)} - - [${logDate()}] "${request.method} ${
+        `${peer} - - [${logDate()}] "${request.method} ${
           targetOf(request.url)
         } ${protocol}" ${status} ${bytes}`,
       );

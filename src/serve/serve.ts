@@ -7,7 +7,13 @@
  */
 
 import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
-import { stderr, StderrLog, withAccessLog } from "./_access_log.ts";
+import {
+  peerOf,
+  stderr,
+  StderrLog,
+  upgradePeers,
+  withAccessLog,
+} from "./_access_log.ts";
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import type {
   App,
@@ -197,8 +203,14 @@ export async function serve(
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
   // The adapter's upgrade, known once it is loaded; the app may pass its own.
   const runtime: { websocket?: WebSocketRuntime } = {};
-  const websocket: WebSocketRuntime = gateway.websocket ??
+  const upgrade: WebSocketRuntime = gateway.websocket ??
     ((request, args) => runtime.websocket?.(request, args));
+  const websocket: WebSocketRuntime = sink === undefined
+    ? upgrade
+    : (request, args) => {
+      upgradePeers.set(request, peerOf(request, args));
+      return upgrade(request, args);
+    };
   const handlers = new Map<string, FetchHandler>();
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
