@@ -249,6 +249,10 @@ export function runWithWebSocket(
         );
       }
       const checked = checkOptions(options, offered);
+      // Read now: Deno's connection info refuses to tell the peer once the
+      // request is upgraded, and the app may ask from its handlers.
+      void state.environ.REMOTE_ADDR;
+      void state.environ.REMOTE_PORT;
       const { socket, response, ready } = upgrader(checked);
       accepted = { socket, response, ready };
       // Deno's server side reports "" whatever was agreed.

@@ -17,7 +17,9 @@ const echo: App = (environ, startResponse) => {
   }
   const socket = upgrade.accept();
   const where = `${environ.SCRIPT_NAME}|${environ.PATH_INFO}`;
-  socket.onmessage = (event) => socket.send(`${where}: ${event.data}`);
+  // Environ keys read after the upgrade still answer.
+  socket.onmessage = (event) =>
+    socket.send(`${where}: ${event.data} from ${environ.REMOTE_ADDR}`);
   return [];
 };
 
@@ -64,7 +66,7 @@ Deno.test("WebSocket through Router, mount and fromFetchHandler", async (t) => {
   await t.step("Router under mount routes the upgrade", async () => {
     assert.equal(
       await roundTrip(`${ws}api/chat/lobby`, "hi"),
-      "/api/chat/lobby|: hi",
+      "/api/chat/lobby|: hi from 127.0.0.1",
     );
   });
   await t.step("the same route answers a plain GET with HTTP", async () => {
