@@ -64,7 +64,6 @@ function pairUpgrader(): Upgrader | undefined {
     const pair = new Pair();
     const client = pair[0];
     const server = pair[1];
-    server.accept();
     // workerd answers a peer's close frame without its code; echoing it
     // is what RFC 6455 asks for (§5.5.1) and what the other runtimes do.
     server.addEventListener("close", (event) => {
@@ -87,10 +86,14 @@ function pairUpgrader(): Upgrader | undefined {
         : { "sec-websocket-protocol": protocol },
       webSocket: client,
     } as ResponseInit);
-    // The server side is open from accept(); `open` is announced once the
-    // app has set its handlers, as on the other runtimes.
-    queueMicrotask(() => server.dispatchEvent(new Event("open")));
-    return { socket: server, response };
+    // The server side is accepted (and opens) once the app has returned and
+    // set its handlers, as on the other runtimes; workerd announces no
+    // `open` for it, so the gateway does.
+    const ready = () => {
+      server.accept();
+      server.dispatchEvent(new Event("open"));
+    };
+    return { socket: server, response, ready };
   };
 }
 
