@@ -336,6 +336,19 @@ for (const runtime of RUNTIMES) {
             assert.equal(after.opened, 200);
           },
         );
+        if (runtime.name === "workerd") {
+          await t.step(
+            "a Hono route upgrading with hono/cloudflare-workers, mounted through fromFetchHandler, echoes",
+            async () => {
+              const client = new Client(`${ws}/hono/ws`);
+              await client.opened;
+              client.socket.send("hello");
+              assert.equal(await client.next(), "hono: hello");
+              client.socket.close();
+              await client.closed;
+            },
+          );
+        }
         if (runtime.name !== "workerd") {
           await t.step("shutdown closes open sockets with 1001", async () => {
             const client = new Client(`${ws}/ws?id=shutdown`);
