@@ -17,12 +17,14 @@ const {
 
 const enc = new TextEncoder();
 
-test("npm: package.json has no dependencies and every export resolves", async () => {
+test("npm: package.json has no dependencies (ws an optional peer) and every export resolves", async () => {
   const pkg = JSON.parse(await readFile(new URL("package.json", npm), "utf8"));
   assert.equal(pkg.name, "tsgi");
   assert.equal(pkg.type, "module");
   assert.equal(pkg.dependencies, undefined);
-  assert.equal(pkg.peerDependencies, undefined);
+  // WebSocket on Node loads ws when a WebSocket request arrives.
+  assert.deepEqual(Object.keys(pkg.peerDependencies), ["ws"]);
+  assert.deepEqual(pkg.peerDependenciesMeta, { ws: { optional: true } });
   assert.equal(pkg.engines.node, ">=20");
   const deno = JSON.parse(
     await readFile(new URL("../../deno.json", import.meta.url), "utf8"),
