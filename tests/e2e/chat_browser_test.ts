@@ -62,6 +62,9 @@ Deno.test({
       accessLog: false,
       errors: (text) => errors.push(text),
     });
+    // The page served is examples/chat.html as it is.
+    const served = await (await fetch(server.url)).text();
+    assert.equal(served, await Deno.readTextFile(`${root}examples/chat.html`));
     const profile = await Deno.makeTempDir({ prefix: "tsgi-chromium-" });
     let context: BrowserContext | undefined;
     try {
