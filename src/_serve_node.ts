@@ -56,9 +56,14 @@ interface NodeHttp {
   ): NodeServer;
 }
 
-// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
-// leave it alone: it is loaded only when serve() runs on Node.
-const NODE_HTTP: string = "node:http";
+// Not import("node:http"): a bundler (a Worker that imports mod.ts) or the
+// publish-time analysis would see it. Loaded only when serve() runs on Node.
+function nodeHttp(): NodeHttp {
+  const { process } = globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  };
+  return process.getBuiltinModule("node:http") as NodeHttp;
+}
 
 // How much of the request body may wait in memory before the socket is
 // paused: the app reads it as a stream.
@@ -306,7 +311,7 @@ function isThenable(value: unknown): value is PromiseLike<Response> {
 
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const http = await import(NODE_HTTP) as NodeHttp;
+  const http = nodeHttp();
   let closing = false;
   let fallbackHost = "";
   const server = http.createServer((req, res) => {
