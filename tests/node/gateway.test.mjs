@@ -17,7 +17,8 @@ test("npm: package.json has no dependencies and every export resolves", async ()
   assert.equal(pkg.type, "module");
   assert.equal(pkg.dependencies, undefined);
   assert.equal(pkg.peerDependencies, undefined);
-  assert.equal(pkg.engines.node, ">=20");
+  // require() of ES modules without a flag: 20.19 and 22.12.
+  assert.equal(pkg.engines.node, "^20.19.0 || >=22.12.0");
   const deno = JSON.parse(
     await readFile(new URL("../../deno.json", import.meta.url), "utf8"),
   );
@@ -29,6 +30,7 @@ test("npm: package.json has no dependencies and every export resolves", async ()
   for (const [key, target] of Object.entries(pkg.exports)) {
     if (key === "./package.json") continue;
     await readFile(new URL(target.types, npm)); // the .d.ts is there
+    assert.equal(target.default, target.import, key); // require() takes it
     const module = await import(new URL(target.import, npm).href);
     assert.equal(typeof module, "object", key);
   }
