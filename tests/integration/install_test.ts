@@ -9,7 +9,8 @@
 // ones, named by absolute path; PATH holds only the system's directories
 // (node and npm). @types/node and wrangler come from the npm registry (or
 // npm's cache); without either, those cases are skipped unless
-// TSGI_REQUIRE_ALL=1.
+// TSGI_REQUIRE_ALL=1. The fresh-clone build (a full install of the pinned
+// tools) runs with TSGI_REQUIRE_ALL=1 or TSGI_FRESH_CLONE=1.
 //
 //   deno test --allow-all --no-config tests/integration/
 import assert from "node:assert/strict";
@@ -484,6 +485,29 @@ Deno.test({
       );
       assert.equal(status, 200);
       assert.equal(body, "Hello from a Worker: GET /hi\n");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a fresh clone: `deno task build:npm` installs the pinned tools it needs, then builds",
+  ignore: !REQUIRE_ALL && Deno.env.get("TSGI_FRESH_CLONE") !== "1",
+  async fn() {
+    await inEmptyDir(async (dir) => {
+      // The committed tree, as `git clone` gives it: no tools/node_modules.
+      await ok(dir, "git", ["clone", "--quiet", ROOT, "tsgi"]);
+      const clone = `${dir}/tsgi`;
+      const build = await run(clone, DENO, ["task", "build:npm"], {
+        DENO_NO_UPDATE_CHECK: "1",
+      });
+      assert.equal(build.code, 0, `${build.stdout}\n${build.stderr}`);
+      assert.match(build.stderr, /installing the pinned dev tools/);
+      assert.match(build.stdout, /^npm\/: tsgi@[\d.]+, \d+ modules/m);
+      const pkg = JSON.parse(
+        await Deno.readTextFile(`${clone}/npm/package.json`),
+      );
+      assert.equal(pkg.name, "tsgi");
     });
   },
 });
