@@ -34,7 +34,7 @@ import type * as TS from "../tools/node_modules/typescript/lib/typescript.d.ts";
  * build compiles each one, gives it a Node shebang and makes it executable.
  */
 const BIN: Record<string, string> = {
-  tsgi: "./src/_bin.ts",
+  tsgi: "./src/cli/_bin.ts",
 };
 
 /** Where the package's README, repository and issues live. */
@@ -83,7 +83,7 @@ const denoJson: DenoJson = JSON.parse(
   readFileSync(join(root, "deno.json"), "utf8"),
 );
 
-/** `./src/serve.ts` → `./src/serve` (the emitted path, without extension). */
+/** `./src/serve/serve.ts` → `./src/serve/serve` (the emitted path, without extension). */
 function stem(path: string): string {
   if (!path.startsWith("./") || !path.endsWith(".ts")) {
     throw new Error(
@@ -182,7 +182,7 @@ function build(): void {
     // features are listed one by one so the check keeps to what Node 20 has.
     lib: [
       "lib.es2022.d.ts",
-      // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
+      // String#toWellFormed (src/gateway/_request_rules.ts): in every runtime tsgi supports,
       // Node 20 included.
       "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
@@ -294,7 +294,8 @@ function build(): void {
   // The README on npmjs.com is written for Node users; its links are
   // absolute, as the repository's docs are not in the package.
   copyFileSync(join(root, "scripts/npm_readme.md"), join(out, "README.md"));
-  for (const file of ["LICENSE", "SPEC.md"]) {
+  mkdirSync(join(out, "docs"), { recursive: true });
+  for (const file of ["LICENSE", "SPEC.md", "docs/pep3333_rules.md"]) {
     copyFileSync(join(root, file), join(out, file));
   }
   const emitted =

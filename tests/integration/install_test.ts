@@ -14,7 +14,7 @@
 //
 //   deno test --allow-all --no-config tests/integration/
 import assert from "node:assert/strict";
-import { LineReader } from "../_process.ts";
+import { LineReader } from "../_util/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TOOLS = `${ROOT}tools/node_modules`;
