@@ -169,9 +169,7 @@ export class Exchange {
       throw new Error("Cannot write(): call startResponse() first");
     }
     if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot write ${show(chunk)}: body chunks must be Uint8Array`,
-      );
+      throw new TypeError(`Cannot write ${notAChunk(chunk)}`);
     }
     switch (this.#phase) {
       case "cancelled":
@@ -283,11 +281,21 @@ export class Exchange {
 
   /** Why a returned value is not an iterable of chunks, if it is not. */
   #unusable(result: unknown): TypeError | undefined {
+    if (result === undefined) {
+      return new TypeError(
+        "Cannot use the application's result undefined: the app returned nothing; return an iterable of Uint8Array chunks, such as [body]",
+      );
+    }
     if (typeof result !== "object" || result === null) {
       return new TypeError(
         `Cannot use the application's result ${
           show(result)
         }: expected an iterable of Uint8Array chunks`,
+      );
+    }
+    if (result instanceof Response) {
+      return new TypeError(
+        "Cannot use a Response as the application's result: a tsgi app calls startResponse() and returns Uint8Array chunks; to serve a Fetch handler, wrap it with fromFetchHandler(handler)",
       );
     }
     if (result instanceof Uint8Array) {
@@ -407,9 +415,7 @@ export class Exchange {
       if (!(chunk instanceof Uint8Array)) {
         return this.#failBefore(
           new TypeError(
-            `Cannot send chunk ${i} of the result, ${
-              show(chunk)
-            }: body chunks must be Uint8Array`,
+            `Cannot send chunk ${i} of the result, ${notAChunk(chunk)}`,
           ),
           "the application returned a bad chunk",
         );
@@ -560,9 +566,7 @@ export class Exchange {
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
       return this.#failBefore(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
     }
@@ -725,9 +729,7 @@ export class Exchange {
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
       this.#breakOff(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
       return false;
@@ -820,4 +822,17 @@ export class Exchange {
       close();
     }
   }
+}
+
+/** The rest of the message for a body chunk that is not a Uint8Array. */
+function notAChunk(chunk: unknown): string {
+  if (isThenable(chunk)) {
+    return "a Promise: body chunks must be Uint8Array; did you forget await?";
+  }
+  if (typeof chunk === "string") {
+    return `${
+      show(chunk)
+    }: body chunks must be Uint8Array; encode text with new TextEncoder().encode(text)`;
+  }
+  return `${show(chunk)}: body chunks must be Uint8Array`;
 }

@@ -12,6 +12,7 @@ import {
   RequestState,
 } from "./_environ.ts";
 import { checkMethod, readContentLength } from "./_request_rules.ts";
+import { show } from "./_response_rules.ts";
 import { Exchange } from "./_exchange.ts";
 import { errorResponse } from "./_response.ts";
 import { LogErrorStream } from "./error_stream.ts";
@@ -47,8 +48,13 @@ export function toFetchHandler(
   options?: GatewayOptions,
 ): FetchHandler {
   if (typeof app !== "function") {
+    const fetch = (app as { fetch?: unknown } | null)?.fetch;
     throw new TypeError(
-      `Cannot serve ${typeof app}: expected an application function`,
+      typeof fetch === "function"
+        ? "Cannot serve an object with a fetch method: a tsgi app is a function (environ, startResponse); wrap a Fetch handler with fromFetchHandler(handler.fetch)"
+        : `Cannot serve ${
+          show(app)
+        }: expected an application function (environ, startResponse)`,
     );
   }
   const config = configure(options);
