@@ -75,3 +75,25 @@ export {
   environUrl,
   fromFetchHandler,
 } from "./src/from_fetch_handler.ts";
+export {
+  answerFormError,
+  FormLimitError,
+  FormParseError,
+  readForm,
+  type ReadFormOptions,
+} from "./src/toolkit/form.ts";
+export {
+  boundaryOf,
+  type MultipartOptions,
+  parseMultipart,
+  type Part,
+} from "./src/toolkit/multipart.ts";
+export {
+  type CookieAttributes,
+  type Cookies,
+  deleteCookie,
+  getCookies,
+  parseCookies,
+  setCookie,
+} from "./src/toolkit/cookies.ts";
+export { query } from "./src/toolkit/query.ts";

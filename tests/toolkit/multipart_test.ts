@@ -1,11 +1,12 @@
-// examples/multipart.ts, the upload example's streaming parser: bodies
+// The streaming multipart/form-data parser: bodies
 // serialized by the runtime's own FormData, hand-written edge cases, and a
 // property test over bytes full of CR, LF, dashes and boundary fragments,
 // each read in pieces of many sizes.
 import assert from "node:assert/strict";
-import { BodyInput } from "../mod.ts";
-import { boundaryOf, parseMultipart } from "../examples/multipart.ts";
-import { fc } from "./_fast_check.ts";
+import { BodyInput } from "../../mod.ts";
+import { boundaryOf, parseMultipart } from "../../src/toolkit/multipart.ts";
+import { FormLimitError, FormParseError } from "../../src/toolkit/form.ts";
+import { fc } from "../_fast_check.ts";
 
 const enc = new TextEncoder();
 
@@ -148,15 +149,15 @@ Deno.test("multipart: an unread part is skipped; a preamble and an epilogue are 
   assert.deepEqual(seen, ["keep"]);
 });
 
-Deno.test("multipart: malformed bodies and content types are TypeErrors", async () => {
+Deno.test("multipart: malformed bodies and content types are FormParseErrors (TypeErrors), limits FormLimitErrors", async () => {
   const { body, contentType } = manual("b", [["a", enc.encode("data")]]);
   const cut = body.subarray(0, body.length - 10);
   await assert.rejects(parse(cut, contentType), {
-    name: "TypeError",
+    name: "FormParseError",
     message: "Cannot parse the form: the body ended inside a part",
   });
   await assert.rejects(parse(enc.encode("no delimiter here"), contentType), {
-    name: "TypeError",
+    name: "FormParseError",
     message: "Cannot parse the form: the body has no multipart delimiter",
   });
   await assert.rejects(
@@ -167,9 +168,15 @@ Deno.test("multipart: malformed bodies and content types are TypeErrors", async 
     /lacks "Content-Disposition: form-data; name=…"/,
   );
   const huge = enc.encode(`--b\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
-  await assert.rejects(parse(huge, contentType), /headers exceed 16384 bytes/);
+  await assert.rejects(parse(huge, contentType), {
+    name: "FormLimitError",
+    limit: "maxHeaderSize",
+    message:
+      "Cannot read the form: part 1's headers are longer than maxHeaderSize (16384); raise maxHeaderSize to accept it",
+  });
   assert.throws(() => boundaryOf("application/json"), {
-    name: "TypeError",
+    name: "FormParseError",
+    status: 415,
     message:
       'Cannot parse the form: expected multipart/form-data with a boundary of 1 to 70 characters, got "application/json"',
   });
@@ -184,8 +191,10 @@ Deno.test("multipart: malformed bodies and content types are TypeErrors", async 
       for await (const _ of parts) { /* skip */ }
     })(),
     {
-      name: "TypeError",
-      message: "Cannot parse the form: it has more than 1 parts",
+      name: "FormLimitError",
+      limit: "maxParts",
+      message:
+        "Cannot read the form: the form has more parts than maxParts (1); raise maxParts to accept it",
     },
   );
 });
@@ -221,4 +230,107 @@ Deno.test("multipart: any bytes survive, whatever the piece and feed sizes", asy
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("multipart: filename* (RFC 8187) wins over filename; %22, %0D, %0A in quoted names decode", async () => {
+  const body = enc.encode(
+    "--b\r\n" +
+      `Content-Disposition: form-data; name="a%22b%0D%0Ac"; filename="fallback.txt"; filename*=UTF-8''na%C3%AFve%20%E2%82%AC.txt\r\n\r\n` +
+      "x\r\n--b\r\n" +
+      `Content-Disposition: form-data; name=plain; filename*=iso-8859-1'en'caf%E9.txt\r\n\r\n` +
+      "y\r\n--b\r\n" +
+      `Content-Disposition: form-data; name="q\\"uote"; filename*=bogus\r\n\r\n` +
+      "z\r\n--b--\r\n",
+  );
+  const parts = await parse(body, "multipart/form-data; boundary=b");
+  assert.deepEqual(parts.map((p) => [p.name, p.filename]), [
+    ['a"b\r\nc', "naïve €.txt"],
+    ["plain", "café.txt"],
+    ['q"uote', undefined],
+  ]);
+});
+
+Deno.test("multipart: maxFieldSize and maxFileSize name the limit; text() reads a field", async () => {
+  const form = new FormData();
+  form.append("note", "x".repeat(100));
+  form.append("file", new File([new Uint8Array(5000)], "big.bin"));
+  const { body, contentType } = await formBody(form);
+  const run = async (options: Record<string, number>) => {
+    const out: string[] = [];
+    for await (
+      const part of parseMultipart(new BodyInput(body), contentType, options)
+    ) {
+      out.push(part.filename === undefined ? await part.text() : "file");
+    }
+    return out;
+  };
+  assert.deepEqual(await run({}), ["x".repeat(100), "file"]);
+  await assert.rejects(run({ maxFieldSize: 99 }), {
+    name: "FormLimitError",
+    limit: "maxFieldSize",
+    value: 99,
+    status: 413,
+    message:
+      'Cannot read the form: the field "note" is larger than maxFieldSize (99); raise maxFieldSize to accept it',
+  });
+  await assert.rejects(run({ maxFileSize: 4999, chunkSize: 1000 }), {
+    name: "FormLimitError",
+    limit: "maxFileSize",
+    message:
+      'Cannot read the form: the file "big.bin" is larger than maxFileSize (4999); raise maxFileSize to accept it',
+  });
+  assert.deepEqual(await run({ maxFileSize: 5000, maxFieldSize: 100 }), [
+    "x".repeat(100),
+    "file",
+  ]);
+  assert.ok(FormLimitError.prototype instanceof RangeError);
+  assert.ok(FormParseError.prototype instanceof TypeError);
+});
+
+Deno.test("multipart: through the gateway, parseMultipart(environ) and answerFormError give 200, 413 and 400", async () => {
+  const { toFetchHandler } = await import("../../mod.ts");
+  const { answerFormError } = await import("../../src/toolkit/form.ts");
+  let closed = 0;
+  const handler = toFetchHandler(async (environ, startResponse) => {
+    const names: string[] = [];
+    try {
+      for await (
+        const part of parseMultipart(environ, { maxFileSize: 1000 })
+      ) names.push(`${part.name}:${(await part.bytes()).length}`);
+    } catch (error) {
+      const body = answerFormError(error, startResponse);
+      return Object.assign(body, { close: () => void closed++ });
+    }
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [enc.encode(names.join(","))];
+  });
+  const post = (form: FormData | string, type?: string) =>
+    handler(
+      new Request("http://x/", {
+        method: "POST",
+        body: form,
+        headers: type ? { "Content-Type": type } : {},
+      }),
+    );
+  const ok = new FormData();
+  ok.append("a", "1");
+  ok.append("f", new File([new Uint8Array(1000)], "f.bin"));
+  let response = await post(ok);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "a:1,f:1000");
+  const big = new FormData();
+  big.append("f", new File([new Uint8Array(1001)], "f.bin"));
+  response = await post(big);
+  assert.equal(response.status, 413);
+  assert.match(await response.text(), /maxFileSize \(1000\)/);
+  response = await post(
+    "--b\r\nContent-Disposition: form-data; name=a\r\n\r\ncut",
+    "multipart/form-data; boundary=b",
+  );
+  assert.equal(response.status, 400);
+  assert.equal(
+    await response.text(),
+    "Cannot parse the form: the body ended inside a part\n",
+  );
+  assert.equal(closed, 2);
 });
