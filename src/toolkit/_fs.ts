@@ -125,7 +125,9 @@ export async function nodeFileSystem(
         };
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG") {
+        if (
+          code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG"
+        ) {
           return undefined;
         }
         throw error;
@@ -135,9 +137,7 @@ export async function nodeFileSystem(
     async open(path, start, end) {
       if (openAsBlob !== undefined) {
         const blob = await openAsBlob(path);
-        return start === 0 && end === blob.size
-          ? blob
-          : blob.slice(start, end);
+        return start === 0 && end === blob.size ? blob : blob.slice(start, end);
       }
       return fileStream(await fsp.open(path, "r"), start, end);
     },
