@@ -97,3 +97,9 @@ export {
   setCookie,
 } from "./src/toolkit/cookies.ts";
 export { query } from "./src/toolkit/query.ts";
+export {
+  type FileStat,
+  staticFiles,
+  type StaticFilesOptions,
+  type StaticFileSystem,
+} from "./src/toolkit/static_files.ts";

@@ -288,9 +288,12 @@ export type AppIterable =
  * };
  * ```
  */
-export type App<Env = unknown> = {
-  // A method's parameters are bivariant, so an App<Env> still passes where
-  // an App is expected (toFetchHandler, middleware).
+// The default is `any`, not `unknown`, so that an App<Env> still passes
+// where an App is expected (toFetchHandler, middleware): `any` meets any
+// Env. The environ of a plain App is still the plain Environ.
+// deno-lint-ignore no-explicit-any
+export type App<Env = any> = {
+  // A method, for its bivariant parameters, on the same account.
   app(
     environ: EnvironOf<Env>,
     startResponse: StartResponse,

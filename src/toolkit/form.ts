@@ -29,6 +29,8 @@ export class FormLimitError extends RangeError {
   readonly status: 413 = 413;
 
   /**
+   * Makes the error for a passed limit.
+   *
    * @param limit The option's name.
    * @param value The option's value.
    * @param what What passed it, as a sentence fragment.
@@ -59,6 +61,8 @@ export class FormParseError extends TypeError {
   readonly status: 400 | 415;
 
   /**
+   * Makes the error for a malformed form.
+   *
    * @param message What is wrong, and how to fix it.
    * @param status 400, or 415 for a Content-Type the reader does not take.
    */

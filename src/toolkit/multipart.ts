@@ -307,6 +307,25 @@ export function parseMultipart(
   environ: Environ,
   options?: MultipartOptions,
 ): AsyncGenerator<Part>;
+/**
+ * Parses a `multipart/form-data` body from an input stream, given its
+ * Content-Type; see the form taking an environ.
+ *
+ * @param input The body, such as `environ["wsgi.input"]`.
+ * @param contentType The body's Content-Type, with its boundary.
+ * @param options Limits.
+ * @returns The parts, in order.
+ *
+ * @example Parse a body read elsewhere
+ * ```ts
+ * import { parseMultipart } from "@tsgi/tsgi/multipart";
+ * import { BodyInput } from "@tsgi/tsgi";
+ * const body = "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\n";
+ * for await (const part of parseMultipart(new BodyInput(new TextEncoder().encode(body)), "multipart/form-data; boundary=b")) {
+ *   console.log(part.name, await part.text()); // "a" "1"
+ * }
+ * ```
+ */
 export function parseMultipart(
   input: InputStream,
   contentType: string | undefined,
