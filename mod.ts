@@ -21,11 +21,11 @@
  */
 
 export * from "./src/types.ts";
-export { toFetchHandler } from "./src/to_fetch_handler.ts";
-export { BodyInput } from "./src/input_stream.ts";
-export { LogStream } from "./src/error_stream.ts";
-export { FileWrapper, wrapFile } from "./src/file_wrapper.ts";
-export { type ValidatedApp, validator } from "./src/validator.ts";
+export { toFetchHandler } from "./src/gateway/to_fetch_handler.ts";
+export { BodyInput, ReadableInputStream } from "./src/gateway/input_stream.ts";
+export { LogErrorStream, LogStream } from "./src/gateway/error_stream.ts";
+export { FileWrapper, wrapFile } from "./src/gateway/file_wrapper.ts";
+export { type ValidatedApp, validator } from "./src/toolkit/validator.ts";
 export {
   applicationUri,
   guessScheme,
@@ -37,44 +37,47 @@ export {
   shiftPathInfo,
   type TestingDefaultsOptions,
   toNative,
-} from "./src/util.ts";
-export { HeaderList, type HeaderParam } from "./src/headers.ts";
+} from "./src/toolkit/util.ts";
+export { HeaderList, type HeaderParam } from "./src/toolkit/headers.ts";
 export {
   type RouteMatch,
   Router,
   type RouterOptions,
   type RoutingArgs,
-} from "./src/router.ts";
-export { mount, type MountOptions } from "./src/mount.ts";
-export { serve } from "./src/serve.ts";
-export type { ServeOptions, Server, ServerAddress } from "./src/serve.ts";
-export { type CgiOptions, runWithCgi } from "./src/cgi.ts";
+} from "./src/toolkit/router.ts";
+export { mount, type MountOptions } from "./src/toolkit/mount.ts";
+export { serve } from "./src/serve/serve.ts";
+export type { ServeOptions, Server, ServerAddress } from "./src/serve/serve.ts";
+export { type CgiOptions, runWithCgi } from "./src/cgi/cgi.ts";
 export {
   accessLog,
   type AccessLogEntry,
   type AccessLogOptions,
   combinedLogFormat,
   commonLogFormat,
-} from "./src/access_log.ts";
-export { errorPages, type ErrorPagesOptions } from "./src/error_pages.ts";
+} from "./src/middleware/access_log.ts";
+export {
+  errorPages,
+  type ErrorPagesOptions,
+} from "./src/middleware/error_pages.ts";
 export {
   compress,
   type CompressOptions,
   type Encoding,
   negotiateEncoding,
-} from "./src/compress.ts";
-export { filter, type FilterOptions } from "./src/filter.ts";
-export { proxy, type ProxyOptions } from "./src/proxy.ts";
+} from "./src/middleware/compress.ts";
+export { filter, type FilterOptions } from "./src/middleware/filter.ts";
+export { proxy, type ProxyOptions } from "./src/fetch/proxy.ts";
 export {
   proxyFix,
   type ProxyFixOptions,
   type ProxyFixOriginal,
-} from "./src/proxy_fix.ts";
+} from "./src/middleware/proxy_fix.ts";
 export {
   type AnyFetchHandler,
   environUrl,
   fromFetchHandler,
-} from "./src/from_fetch_handler.ts";
+} from "./src/fetch/from_fetch_handler.ts";
 export {
   answerFormError,
   FormLimitError,

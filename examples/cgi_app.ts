@@ -58,6 +58,6 @@ export const app: App = async (environ, startResponse) => {
 };
 
 if (import.meta.main) {
-  const { runWithCgi } = await import("../src/cgi.ts");
+  const { runWithCgi } = await import("../src/cgi/cgi.ts");
   await runWithCgi(app);
 }

@@ -7,7 +7,7 @@
 //
 //   deno run --allow-net examples/upload.ts [port]      (then open the URL)
 //
-// tests/browser_test.ts drives it with headless Chromium.
+// tests/e2e/browser_test.ts drives it with headless Chromium.
 import { createHash } from "node:crypto";
 import {
   accessLog,

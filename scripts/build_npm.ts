@@ -29,7 +29,7 @@ import type * as TS from "../tools/node_modules/typescript/lib/typescript.d.ts";
  * build compiles each one, gives it a Node shebang and makes it executable.
  */
 const BIN: Record<string, string> = {
-  tsgi: "./src/_bin.ts",
+  tsgi: "./src/cli/_bin.ts",
 };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -47,7 +47,7 @@ const denoJson: DenoJson = JSON.parse(
   readFileSync(join(root, "deno.json"), "utf8"),
 );
 
-/** `./src/serve.ts` → `./src/serve` (the emitted path, without extension). */
+/** `./src/serve/serve.ts` → `./src/serve/serve` (the emitted path, without extension). */
 function stem(path: string): string {
   if (!path.startsWith("./") || !path.endsWith(".ts")) {
     throw new Error(
@@ -146,7 +146,7 @@ function build(): void {
     // features are listed one by one so the check keeps to what Node 20 has.
     lib: [
       "lib.es2022.d.ts",
-      // String#toWellFormed (src/_path.ts): in every runtime tsgi supports,
+      // String#toWellFormed (src/gateway/_request_rules.ts): in every runtime tsgi supports,
       // Node 20 included.
       "lib.es2024.string.d.ts",
       "lib.esnext.disposable.d.ts",
@@ -238,7 +238,9 @@ function build(): void {
     join(out, "package.json"),
     JSON.stringify(pkg, null, 2) + "\n",
   );
-  for (const file of ["README.md", "LICENSE"]) {
+  // The rules validator() cites by ID go with it.
+  mkdirSync(join(out, "docs"), { recursive: true });
+  for (const file of ["README.md", "LICENSE", "docs/pep3333_rules.md"]) {
     copyFileSync(join(root, file), join(out, file));
   }
   const emitted =

@@ -446,4 +446,23 @@ export interface GatewayOptions {
   ) => RemoteAddress | undefined;
   /** Keys added to every environ (PEP 3333 "Application Configuration"). */
   extraEnviron?: Record<string, unknown>;
+  /**
+   * `wsgi.url_scheme`: the scheme of the listener the requests come in on.
+   * It is never taken from the request, where a client over plain TCP can
+   * claim `https` (an absolute-form target, HTTP/2's `:scheme`). `serve()`
+   * sets it from its own listener; pass `"https"` when handing the handler
+   * to a TLS server yourself (`Deno.serve({ cert, key }, …)`), or use
+   * `proxyFix` behind a proxy you trust. By default `"http"`, except on
+   * Workers, where the platform builds the URL and its scheme is taken.
+   *
+   * @default {"http"}
+   */
+  urlScheme?: "http" | "https";
+  /**
+   * Let CONNECT requests reach the app. A WSGI app cannot open a tunnel, so
+   * by default they are answered 501 without calling it.
+   *
+   * @default {false}
+   */
+  allowConnect?: boolean;
 }

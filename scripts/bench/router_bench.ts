@@ -21,7 +21,7 @@
 // busy machine slows every contender alike. Timing is only printed, never
 // asserted.
 
-import { Router } from "../../src/router.ts";
+import { Router } from "../../src/toolkit/router.ts";
 import type { App, Environ, StartResponse } from "../../src/types.ts";
 // Hono is a dev tool here (tools/node_modules), never a runtime dependency.
 import { RegExpRouter } from "../../tools/node_modules/hono/dist/router/reg-exp-router/index.js";
@@ -168,7 +168,7 @@ const BASELINE = option("--baseline");
 if (BASELINE !== undefined) {
   const cwd = runtime.Deno ? runtime.Deno.cwd() : runtime.process!.cwd!();
   const url = new URL(
-    BASELINE.replace(/\/?$/, "/src/router.ts"),
+    BASELINE.replace(/\/?$/, "/mod.ts"),
     `file://${cwd}/`,
   );
   const { Router: Before } = await import(url.href);

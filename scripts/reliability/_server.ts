@@ -33,16 +33,19 @@ export interface FixtureServer {
   stop(): Promise<void>;
 }
 
-async function buildForNode(): Promise<void> {
+async function buildForNode(
+  from = entry,
+  to = bundle,
+): Promise<void> {
   await Deno.mkdir(`${root}.cache/reliability`, { recursive: true });
   const out = await new Deno.Command("esbuild", {
     args: [
-      entry,
+      from,
       "--bundle",
       "--platform=node",
       "--format=esm",
       "--log-level=warning",
-      `--outfile=${bundle}`,
+      `--outfile=${to}`,
     ],
   }).output();
   if (!out.success) {
@@ -151,4 +154,111 @@ export function runtimesFlag(): Runtime[] {
 /** Bytes as MiB with one decimal, for reports. */
 export function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/** The tsgi CLI serving the fixture with workers, as a user runs it. */
+export interface CliServer {
+  runtime: Runtime;
+  port: number;
+  url: string;
+  /** The "fixture violation:" lines the workers wrote to stderr so far. */
+  violations(): string[];
+  stop(): Promise<void>;
+}
+
+const cliApp = `${root}scripts/reliability/fixture_cli_app.ts`;
+const cliBin = `${root}.cache/reliability/tsgi_bin.mjs`;
+const cliAppBundle = `${root}.cache/reliability/fixture_cli_app.mjs`;
+
+/**
+ * Starts `tsgi -w WORKERS` (src/cli.ts; on Node an esbuild bundle of the
+ * npm bin) serving fixture_cli_app.ts with maxBodySize `maxBodySize`, and
+ * waits until every worker has booted and the port accepts connections.
+ */
+export async function startCli(
+  runtime: Runtime,
+  workers = 2,
+  maxBodySize = 1024,
+): Promise<CliServer> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const args = [
+    "--workers",
+    String(workers),
+    "--port",
+    String(port),
+    "--max-body-size",
+    String(maxBodySize),
+    "--no-access-log",
+  ];
+  let command: Deno.Command;
+  const options = { stdin: "null", stdout: "null", stderr: "piped" } as const;
+  if (runtime === "node") {
+    await buildForNode(`${root}src/_bin.ts`, cliBin);
+    await buildForNode(cliApp, cliAppBundle);
+    command = new Deno.Command("node", {
+      args: [cliBin, ...args, cliAppBundle],
+      ...options,
+    });
+  } else {
+    command = new Deno.Command(runtime, {
+      args: runtime === "deno"
+        ? ["run", "-A", `${root}src/cli.ts`, ...args, cliApp]
+        : [`${root}src/cli.ts`, ...args, cliApp],
+      ...options,
+    });
+  }
+  const child = command.spawn();
+  const lines: string[] = [];
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let partial = "";
+  let booted = 0;
+  let onBoot = () => {};
+  const allBooted = new Promise<void>((resolve, reject) => {
+    onBoot = () => {
+      if (++booted === workers) resolve();
+    };
+    child.status.then(() =>
+      reject(new Error(`The ${runtime} CLI exited: ${lines.join("\n")}`))
+    );
+  });
+  (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      partial += value;
+      const split = partial.split("\n");
+      partial = split.pop()!;
+      for (const line of split) {
+        lines.push(line);
+        if (line.includes("Booting worker")) onBoot();
+      }
+    }
+  })().catch(() => {});
+  await allBooted;
+  // Booted is not yet listening: wait for the port, bounded.
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (error) {
+      if (i === 200) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  return {
+    runtime,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    violations: () => lines.filter((l) => l.includes("fixture violation:")),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    },
+  };
 }

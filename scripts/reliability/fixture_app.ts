@@ -6,6 +6,12 @@
 //   GET  /stream?n=N&size=S          N chunks of S bytes (N=0: endless)
 //   POST /upload                     reads the body, answers its length
 //   GET  /environ…                   the CGI keys as JSON
+//   GET  /fail-after-first?async=1   one chunk, then the result throws
+//                                    (a sync generator; an async one with
+//                                    async=1)
+//   GET  /short-length               Content-Length 10, then only 3 bytes
+//   GET  /no-content                 204 with an app-set Content-Length
+//   GET  /not-modified               304 with an app-set Content-Length
 //   GET  /__stats                    the counters as JSON
 
 import type { App, Environ } from "../../mod.ts";
@@ -32,12 +38,22 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Any UTF-16 unit above U+00FF: not a native string.
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// RFC 3986 host: an IP-literal in brackets, or a reg-name / IPv4address
+// (unreserved, sub-delims but not the "," that joins repeated headers, and
+// percent-escapes). Never "/", "?", "#", "@", "\\" or whitespace.
+const HOST_NAME = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)$/;
 
 /**
  * Checks an environ against SPEC.md; returns what is wrong, or [].
  * Reads every key, so lazy ones are computed too.
+ *
+ * @param expectedScheme The listener's scheme: every fixture server is
+ * plain HTTP, so "https" anywhere is a client's claim believed.
  */
-export function environProblems(environ: Environ): string[] {
+export function environProblems(
+  environ: Environ,
+  expectedScheme: "http" | "https" = "http",
+): string[] {
   const problems: string[] = [];
   const bad = (what: string) => problems.push(what);
   const str = (key: string) => {
@@ -45,7 +61,11 @@ export function environProblems(environ: Environ): string[] {
     if (typeof v !== "string") bad(`${key} is ${typeof v}`);
     return typeof v === "string" ? v : "";
   };
-  if (!TOKEN.test(str("REQUEST_METHOD"))) bad("REQUEST_METHOD not a token");
+  const method = str("REQUEST_METHOD");
+  if (!TOKEN.test(method)) bad("REQUEST_METHOD not a token");
+  // SPEC.md: lowercase methods reach the app upper-cased, on every runtime.
+  if (/[a-z]/.test(method)) bad(`REQUEST_METHOD ${JSON.stringify(method)}`);
+  if (method === "CONNECT") bad("CONNECT reached the app");
   if (str("SCRIPT_NAME") !== "") bad("SCRIPT_NAME not empty");
   const path = str("PATH_INFO");
   if (!path.startsWith("/")) bad(`PATH_INFO ${JSON.stringify(path)}`);
@@ -56,18 +76,38 @@ export function environProblems(environ: Environ): string[] {
     bad(`REQUEST_URI ${JSON.stringify(uri)}`);
   }
   const name = str("SERVER_NAME");
-  if (name === "" || /[\s/?#@\\]/.test(name)) {
-    bad(`SERVER_NAME ${JSON.stringify(name)}`);
+  if (!HOST_NAME.test(name)) bad(`SERVER_NAME ${JSON.stringify(name)}`);
+  const port = str("SERVER_PORT");
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
+    bad(`SERVER_PORT ${JSON.stringify(port)}`);
   }
-  if (!/^[0-9]{1,5}$/.test(str("SERVER_PORT"))) bad("SERVER_PORT");
   str("SERVER_PROTOCOL");
   if (environ.CONTENT_LENGTH !== undefined) {
-    if (!/^[0-9]+$/.test(str("CONTENT_LENGTH"))) bad("CONTENT_LENGTH");
+    const length = str("CONTENT_LENGTH");
+    if (!/^[0-9]+$/.test(length)) {
+      bad(`CONTENT_LENGTH ${JSON.stringify(length)}`);
+    }
+  }
+  const host = environ.HTTP_HOST;
+  // Two Host headers joined into one value (RFC 9112 §3.2 wants a 400).
+  if (typeof host === "string" && host.includes(",")) {
+    bad(`HTTP_HOST ${JSON.stringify(host)}`);
   }
   const version = environ["wsgi.version"];
   if (version?.[0] !== 1 || version?.[1] !== 0) bad("wsgi.version");
   const scheme = environ["wsgi.url_scheme"];
   if (scheme !== "http" && scheme !== "https") bad("wsgi.url_scheme");
+  // The scheme comes from the listener, never from the client's claim.
+  if (scheme !== expectedScheme) {
+    bad(
+      `wsgi.url_scheme ${
+        JSON.stringify(scheme)
+      } on an ${expectedScheme} listener`,
+    );
+  }
+  if (expectedScheme === "http" && environ.HTTPS !== undefined) {
+    bad(`HTTPS ${JSON.stringify(environ.HTTPS)} on a plain listener`);
+  }
   if (typeof environ["wsgi.input"]?.read !== "function") bad("wsgi.input");
   if (typeof environ["wsgi.errors"]?.write !== "function") bad("wsgi.errors");
   const request = environ["tsgi.request"];
@@ -182,6 +222,36 @@ export function createFixture(
       }
       startResponse("200 OK", [["Content-Type", "application/json"]]);
       return [encoder.encode(JSON.stringify(shown))];
+    }
+    if (path === "/fail-after-first") {
+      startResponse("200 OK", [TEXT]);
+      const failure = () => new Error("fixture: failed after the first chunk");
+      if (environ.QUERY_STRING === "async=1") {
+        return (async function* () {
+          yield encoder.encode("first-chunk;");
+          await Promise.resolve();
+          throw failure();
+        })();
+      }
+      return (function* () {
+        yield encoder.encode("first-chunk;");
+        throw failure();
+      })();
+    }
+    if (path === "/short-length") {
+      startResponse("200 OK", [TEXT, ["Content-Length", "10"]]);
+      // A generator, so the gateway cannot count the body before sending
+      // the headers.
+      return (function* () {
+        yield encoder.encode("abc");
+      })();
+    }
+    if (path === "/no-content" || path === "/not-modified") {
+      const status = path === "/no-content"
+        ? "204 No Content"
+        : "304 Not Modified";
+      startResponse(status, [["Content-Length", "5"]]);
+      return [];
     }
     startResponse("404 Not Found", [TEXT]);
     return [encoder.encode("not found\n")];

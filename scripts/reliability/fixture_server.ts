@@ -9,7 +9,7 @@
 // settles once N close() calls have been counted: drivers wait on that
 // event instead of polling or sleeping.
 
-import { serve } from "../../src/serve.ts";
+import { serve } from "../../src/serve/serve.ts";
 import type { App } from "../../mod.ts";
 import { createFixture } from "./fixture_app.ts";
 import { MAX_BODY_SIZE } from "./hostile_cases.ts";

@@ -13,7 +13,7 @@ if ! command -v wrk >/dev/null; then
   command -v wrk >/dev/null || { echo "wrk is needed for the soak: apt-get install wrk" >&2; exit 1; }
 fi
 # The short run leaves the fuzzing to scripts/ci/10_deno_test.sh, which runs
-# tests/hostile_apps_test.ts at its default of 10,000 apps (twice: bare and
+# tests/e2e/hostile_apps_test.ts at its default of 10,000 apps (twice: bare and
 # through validator).
 if [ "${1:-}" = "--short" ]; then
   fuzz=0 aborts=500 soak="--seconds=5 --warmup=5 --rss-slack=0.25" slow="--clients=50 --seconds=2"
@@ -29,7 +29,7 @@ step() {
 checks=4
 if [ "$fuzz" -gt 0 ]; then
   checks=5
-  step env TSGI_FUZZ_RUNS="$fuzz" deno test --allow-all tests/hostile_apps_test.ts
+  step env TSGI_FUZZ_RUNS="$fuzz" deno test --allow-all tests/e2e/hostile_apps_test.ts
 fi
 step "${run[@]}" scripts/reliability/hostile_requests.ts
 step "${run[@]}" scripts/reliability/abort_storm.ts --requests="$aborts"

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { BODY_TOO_LARGE } from "../input_stream.ts";
+import { BODY_TOO_LARGE } from "../gateway/_body_errors.ts";
 import type { AppIterable, Environ, StartResponse } from "../types.ts";
 
 /**

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { negotiateEncoding } from "../compress.ts";
-import { wrapFile } from "../file_wrapper.ts";
-import { notFound } from "../_responses.ts";
+import { negotiateEncoding } from "../middleware/compress.ts";
+import { wrapFile } from "../gateway/file_wrapper.ts";
+import { notFound } from "./_responses.ts";
 import type {
   App,
   AppIterable,
@@ -16,9 +16,37 @@ import type {
   Header,
   StartResponse,
 } from "../types.ts";
-import { type FileStat, nodeFileSystem, type StaticFileSystem } from "./_fs.ts";
+// The default file system is the runtime's. _fs.ts loads node:fs (which
+// Deno and Bun provide too) only on the first request, so a Worker that
+// passes its own `fs`, or never serves a file, never loads it.
+// layout-check: allowed
+import { nodeFileSystem } from "../runtime/_fs.ts";
 
-export type { FileStat, StaticFileSystem };
+/** What staticFiles() learns about a file. */
+export interface FileStat {
+  /** A regular file. */
+  isFile: boolean;
+  /** A directory. */
+  isDirectory: boolean;
+  /** Its size in bytes. */
+  size: number;
+  /** Its modification time, in milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+/** The file access staticFiles() needs. */
+export interface StaticFileSystem {
+  /** The file at `path`, following symlinks; undefined when there is none. */
+  stat(path: string): Promise<FileStat | undefined>;
+  /** `path` with every symlink resolved. */
+  realPath(path: string): Promise<string>;
+  /** The bytes `start` to `end` (exclusive) of the file at `path`. */
+  open(
+    path: string,
+    start: number,
+    end: number,
+  ): Promise<Blob | ReadableStream<Uint8Array>>;
+}
 
 /**
  * Options of {@linkcode staticFiles}.

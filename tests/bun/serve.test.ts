@@ -8,7 +8,7 @@ import {
   checkGracefulShutdown,
   endlessApp,
   LOG_LINE,
-} from "../_serve_fixtures.mjs";
+} from "../_util/serve_fixtures.mjs";
 
 const enc = new TextEncoder();
 const MiB = 1024 * 1024;

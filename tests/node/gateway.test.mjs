@@ -6,8 +6,14 @@ import { readFile } from "node:fs/promises";
 // The package is built by scripts/build_npm.ts; importing it by URL keeps
 // `deno check tests/` from looking for npm/ before it exists.
 const npm = new URL("../../npm/", import.meta.url);
-const { BodyInput, FileWrapper, LogStream, serve, toFetchHandler, wrapFile } =
-  await import(new URL("mod.js", npm).href);
+const {
+  ReadableInputStream,
+  FileWrapper,
+  LogErrorStream,
+  serve,
+  toFetchHandler,
+  wrapFile,
+} = await import(new URL("mod.js", npm).href);
 
 const enc = new TextEncoder();
 
@@ -32,13 +38,24 @@ test("npm: package.json has no dependencies and every export resolves", async ()
     const module = await import(new URL(target.import, npm).href);
     assert.equal(typeof module, "object", key);
   }
-  const declarations = await readFile(new URL("src/serve.d.ts", npm), "utf8");
+  const declarations = await readFile(
+    new URL("src/serve/serve.d.ts", npm),
+    "utf8",
+  );
   assert.doesNotMatch(declarations, /from "\.[^"]*\.ts"/);
   assert.match(declarations, /export declare function serve\(/);
 });
 
 test("npm: exports the public API", () => {
-  for (const value of [toFetchHandler, serve, BodyInput, LogStream, wrapFile]) {
+  for (
+    const value of [
+      toFetchHandler,
+      serve,
+      ReadableInputStream,
+      LogErrorStream,
+      wrapFile,
+    ]
+  ) {
     assert.equal(typeof value, "function");
   }
   assert.equal(typeof FileWrapper, "function");
@@ -116,4 +133,10 @@ test("npm: a generator streams and a string chunk is refused", async () => {
   }, { errors: () => {} });
   assert.equal(await (await handler(new Request("http://x/"))).text(), "ab");
   assert.equal((await handler(new Request("http://x/bad"))).status, 500);
+});
+
+test("npm: the rules validator() cites ship in the package", async () => {
+  const rules = await readFile(new URL("docs/pep3333_rules.md", npm), "utf8");
+  assert.match(rules, /^- \*\*S42\*\*: /m);
+  assert.match(rules, /^- \*\*V18\*\*: /m);
 });

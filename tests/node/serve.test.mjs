@@ -17,7 +17,7 @@ import {
   latch,
   LOG_LINE,
   raw,
-} from "../_serve_fixtures.mjs";
+} from "../_util/serve_fixtures.mjs";
 
 const enc = new TextEncoder();
 const MiB = 1024 * 1024;

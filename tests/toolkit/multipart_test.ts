@@ -3,10 +3,10 @@
 // property test over bytes full of CR, LF, dashes and boundary fragments,
 // each read in pieces of many sizes.
 import assert from "node:assert/strict";
-import { BodyInput } from "../../mod.ts";
+import { ReadableInputStream as BodyInput } from "../../mod.ts";
 import { boundaryOf, parseMultipart } from "../../src/toolkit/multipart.ts";
 import { FormLimitError, FormParseError } from "../../src/toolkit/form.ts";
-import { fc } from "../_fast_check.ts";
+import { fc } from "../_util/fast_check.ts";
 
 const enc = new TextEncoder();
 

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { mount, validator } from "../../mod.ts";
 import { staticFiles } from "../../src/toolkit/static_files.ts";
-import { harness } from "../_helpers.ts";
-import { withServer } from "../_serve.ts";
+import { harness } from "../_util/helpers.ts";
+import { withServer } from "../_util/serve.ts";
 
 const enc = new TextEncoder();
 const dir = await Deno.makeTempDir({ prefix: "tsgi_static_" });

@@ -1,0 +1,425 @@
+// serve() on Node: node:http bridged to the Fetch API. The request body
+// streams in and the response streams out, each with backpressure; a client
+// that goes away cancels the response body, which runs the app's close().
+// node:http's shapes are declared here, so the sources need no @types/node.
+
+import type { Listener, ListenOptions } from "./_adapter.ts";
+import { KNOWN_LENGTH, knownLength } from "../gateway/_response.ts";
+import { isThenable } from "../gateway/_values.ts";
+
+interface NodeSocket {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  /** Node >= 16.17: closes with a TCP RST instead of a FIN. */
+  resetAndDestroy?(): unknown;
+}
+
+interface IncomingMessage {
+  readonly method?: string;
+  readonly url?: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly socket: NodeSocket;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+interface ServerResponse {
+  shouldKeepAlive: boolean;
+  readonly socket: NodeSocket | null;
+  writeContinue(): void;
+  readonly writableFinished: boolean;
+  writeHead(
+    status: number,
+    reason: string | undefined,
+    headers: string[],
+  ): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: Uint8Array): unknown;
+  once(event: "drain", listener: () => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  destroy(): unknown;
+}
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface NodeServer {
+  listen(port: number, hostname: string, callback: () => void): unknown;
+  on(event: "checkContinue", listener: RequestListener): unknown;
+  address(): { address: string; port: number } | string | null;
+  close(): unknown;
+  closeIdleConnections(): void;
+  once(event: "close", listener: () => void): unknown;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+}
+
+interface NodeHttp {
+  createServer(listener: RequestListener): NodeServer;
+}
+
+// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
+// leave it alone: it is loaded only when serve() runs on Node.
+const NODE_HTTP: string = "node:http";
+
+// How much of the request body may wait in memory before the socket is
+// paused: the app reads it as a stream.
+const BODY_BUFFER = 65536;
+
+const encoder = new TextEncoder();
+
+/**
+ * The request body as a stream that pauses the socket while it is full.
+ * `expectsContinue`: the client waits for `100 Continue`, sent when the app
+ * first reads, so that a request refused unread (413) never gets one.
+ */
+function bodyOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean,
+): ReadableStream<Uint8Array> {
+  let over = false;
+  let waiting = expectsContinue;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk) => {
+        if (over) return;
+        // A plain view, not the Buffer: apps get Uint8Array semantics.
+        controller.enqueue(
+          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.on("end", () => {
+        if (over) return;
+        over = true;
+        controller.close();
+      });
+      const fail = (error: Error) => {
+        if (over) return;
+        over = true;
+        controller.error(error);
+      };
+      req.on("error", fail);
+      req.on("close", () =>
+        fail(
+          new Error(
+            "Cannot read the request body: the client closed the connection before it ended",
+          ),
+        ));
+    },
+    pull() {
+      if (waiting) {
+        waiting = false;
+        res.writeContinue();
+      }
+      req.resume();
+    },
+    cancel() {
+      // The app is done with the body; the rest is read and dropped so the
+      // connection stays usable.
+      over = true;
+      req.resume();
+    },
+  }, {
+    // A buffer makes the stream pull at once; a client waiting for 100
+    // Continue has sent nothing to buffer, and the first pull must be the
+    // app's first read.
+    highWaterMark: expectsContinue ? 0 : BODY_BUFFER,
+    size: (chunk) => chunk.byteLength,
+  });
+}
+
+/**
+ * A Request whose `signal` aborts when the client goes away, as on Deno and
+ * Bun. The AbortController is made only when someone asks for the signal:
+ * passing one to the constructor costs Node 20 about a third of an
+ * exchange, and most apps never look.
+ */
+class NodeRequest extends Request {
+  #controller: AbortController | undefined;
+  #gone: Error | undefined;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#gone !== undefined) this.#controller.abort(this.#gone);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The client closed the connection before the response ended. */
+  disconnect(reason: Error): void {
+    this.#gone = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * The Fetch Request for a node:http request, or undefined when the Fetch
+ * API refuses it. Its URL is the listener's address with the target's
+ * path: the gateway reads the target and the Host as the client sent them
+ * from the info object (see `listen`), never from this URL, which the URL
+ * parser has changed (backslashes, dot segments).
+ */
+function requestOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  base: string,
+  expectsContinue: boolean,
+): NodeRequest | undefined {
+  const target = req.url ?? "";
+  const method = req.method ?? "GET";
+  const raw = req.rawHeaders;
+  const headers = new Headers();
+  try {
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    const bodyless = method === "GET" || method === "HEAD" ||
+      (req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0");
+    return new NodeRequest(base + (target.startsWith("/") ? target : "/"), {
+      method,
+      headers,
+      body: bodyless ? null : bodyOf(req, res, expectsContinue),
+      duplex: "half",
+    } as RequestInit);
+  } catch {
+    // A URL, method or header the Fetch API refuses (TRACE, …).
+    return undefined;
+  }
+}
+
+/** Answers with a short plain-text error. */
+function plain(res: ServerResponse, status: number, reason: string): void {
+  const body = encoder.encode(`${status} ${reason}\n`);
+  res.writeHead(status, reason, [
+    "content-type",
+    "text/plain; charset=utf-8",
+    "content-length",
+    String(body.length),
+  ]);
+  res.end(body);
+}
+
+/** One request's link between node:http and the Fetch response. */
+class NodeExchange {
+  gone = false;
+  request: NodeRequest | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  wake: (() => void) | undefined;
+
+  /** The client went away before the response ended. */
+  disconnect(): void {
+    this.gone = true;
+    const reason = new Error("The client closed the connection");
+    this.request?.disconnect(reason);
+    this.wake?.();
+    this.reader?.cancel(reason).catch(() => {});
+  }
+}
+
+function headersOf(response: Response): string[] {
+  const flat: string[] = [];
+  let cookies = false;
+  for (const [name, value] of response.headers) {
+    // Some Headers implementations join Set-Cookie when iterated.
+    if (name === "set-cookie") cookies = true;
+    else flat.push(name, value);
+  }
+  if (cookies) {
+    for (const cookie of response.headers.getSetCookie()) {
+      flat.push("set-cookie", cookie);
+    }
+  }
+  return flat;
+}
+
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  res: ServerResponse,
+  exchange: NodeExchange,
+): Promise<void> {
+  const reader = body.getReader();
+  exchange.reader = reader;
+  let sent = 0;
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (exchange.gone) return;
+      if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end, which is what runs the app's close().
+        res.end(step.value);
+        break;
+      }
+      if (!res.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          exchange.wake = resolve;
+          res.once("drain", resolve);
+        });
+        exchange.wake = undefined;
+        if (exchange.gone) return;
+      }
+    }
+    if (sent !== length) res.end();
+  } catch {
+    // The body broke after the status went out (the app raised, or sent
+    // less than its Content-Length): reset the connection so the client
+    // cannot take the part it got for the whole. A FIN would do that for
+    // a chunked or known-length body, but ends a close-delimited one
+    // (HTTP/1.0) as if it were complete.
+    if (!exchange.gone) {
+      const socket = res.socket;
+      if (typeof socket?.resetAndDestroy === "function") {
+        socket.resetAndDestroy();
+      } else res.destroy();
+    }
+    return;
+  }
+  // The whole body is sent; what follows is the app's own business (an
+  // error raised after the last byte is the gateway's to log).
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
+  }
+}
+
+function send(
+  response: Response,
+  res: ServerResponse,
+  exchange: NodeExchange,
+  closing: boolean,
+): void {
+  if (exchange.gone) {
+    response.body?.cancel().catch(() => {});
+    return;
+  }
+  // While shutting down, no connection is kept for another request.
+  if (closing) res.shouldKeepAlive = false;
+  try {
+    const headers = headersOf(response);
+    const known = (response as unknown as Record<symbol, number | undefined>)[
+      KNOWN_LENGTH
+    ];
+    // The gateway knows this body's length but left it to the runtime.
+    if (known !== undefined) headers.push("content-length", `${known}`);
+    res.writeHead(
+      response.status,
+      response.statusText || undefined,
+      headers,
+    );
+  } catch {
+    response.body?.cancel().catch(() => {});
+    plain(res, 500, "Internal Server Error");
+    return;
+  }
+  const body = response.body;
+  if (body === null) res.end();
+  else pump(body, knownLength(response), res, exchange);
+}
+
+/** Starts a node:http server; settles once it is listening. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const http = await import(NODE_HTTP) as NodeHttp;
+  let closing = false;
+  let base = "";
+  const onRequest = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectsContinue: boolean,
+  ): void => {
+    const exchange = new NodeExchange();
+    res.on("close", () => {
+      if (!res.writableFinished) exchange.disconnect();
+      // A connection whose response ended after shutdown() began is idle
+      // now; node:http would otherwise keep it open until its client left.
+      if (closing) server.closeIdleConnections();
+    });
+    // llhttp ends a request line at a bare LF and calls what it got
+    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
+    // No client speaks 0.9 any more: refuse it.
+    const request = exchange.request = req.httpVersion.startsWith("0.")
+      ? undefined
+      : requestOf(req, res, base, expectsContinue);
+    if (request === undefined) {
+      res.shouldKeepAlive = false;
+      plain(res, 400, "Bad Request");
+      return;
+    }
+    const socket = req.socket;
+    const info = {
+      remoteAddr: {
+        hostname: socket.remoteAddress,
+        port: socket.remotePort,
+        transport: "tcp",
+      },
+      localAddr: socket.localAddress === undefined
+        ? undefined
+        : { hostname: socket.localAddress, port: socket.localPort },
+      target: req.url,
+    };
+    let response: Response | Promise<Response>;
+    try {
+      response = options.handler("HTTP/" + req.httpVersion)(request, info);
+    } catch {
+      plain(res, 500, "Internal Server Error");
+      return;
+    }
+    if (isThenable(response)) {
+      response.then(
+        (value) => send(value, res, exchange, closing),
+        () => {
+          if (!exchange.gone) plain(res, 500, "Internal Server Error");
+        },
+      );
+    } else {
+      send(response, res, exchange, closing);
+    }
+  };
+  const server = http.createServer((req, res) => onRequest(req, res, false));
+  // Without this listener node:http sends 100 Continue before the app runs,
+  // even to a request the gateway refuses unread.
+  server.on("checkContinue", (req, res) => onRequest(req, res, true));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address !== null
+    ? address
+    : { address: options.hostname, port: options.port };
+  base = "http://" +
+    (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
+    ":" + bound.port;
+  const finished = new Promise<void>((resolve) =>
+    server.once("close", resolve)
+  );
+  return {
+    hostname: bound.address,
+    port: bound.port,
+    finished,
+    shutdown() {
+      closing = true;
+      // close() stops listening and, since Node 19, drops idle keep-alive
+      // connections; connections with a request in flight are closed as
+      // their responses end (see the "close" listener above).
+      server.close();
+      server.closeIdleConnections();
+      return finished;
+    },
+  };
+}
