@@ -497,10 +497,13 @@ async function* parse(
       while (!finished) {
         const [at, end, last] = findDelimiter();
         let out: Uint8Array | undefined;
-        if (at === -1) {
-          if (pos < buf.length) out = buf.subarray(pos);
-        } else if (at > pos) out = buf.subarray(pos, at);
-        else if (end !== -1) {
+        const stop = at === -1 ? buf.length : at;
+        // The bytes held back at the end of a read (a possible delimiter)
+        // come back in front of the next read; a chunk stops one read long
+        // so that they never make it longer, and the rest goes next time.
+        if (stop > pos) {
+          out = buf.subarray(pos, Math.min(stop, pos + chunkSize));
+        } else if (end !== -1) {
           pos = end;
           finished = true;
           done = last;
