@@ -3,7 +3,7 @@
 // a variable so that bundlers for Workers (which have no file system) never
 // pull it in.
 
-import type { FileStat, StaticFileSystem } from "../toolkit/static_files.ts";
+import type { StaticFileSystem } from "../toolkit/static_files.ts";
 
 const NODE_FS_PROMISES: string = "node:fs/promises";
 const NODE_FS: string = "node:fs";
@@ -83,13 +83,16 @@ function fileStream(
  * (sendfile) is fastest that way, but one whose `openAsBlob` reads the
  * whole file into memory must not use it, so the caller decides.
  */
-export async function nodeFileSystem(
-  blobs: boolean,
-): Promise<StaticFileSystem> {
-  const fsp = await import(NODE_FS_PROMISES) as NodeFsPromises;
-  const fs = blobs ? await import(NODE_FS) as NodeFs : undefined;
+export function nodeFileSystem(blobs: boolean): Promise<StaticFileSystem> {
+  // getBuiltinModule, not import(): a bundler or `deno publish` then sees
+  // no node: import, and the module still loads only here.
+  const process = (globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  }).process;
+  const fsp = process.getBuiltinModule(NODE_FS_PROMISES) as NodeFsPromises;
+  const fs = blobs ? process.getBuiltinModule(NODE_FS) as NodeFs : undefined;
   const openAsBlob = fs?.openAsBlob;
-  return {
+  return Promise.resolve({
     async stat(path) {
       try {
         const stat = await fsp.stat(path);
@@ -117,5 +120,5 @@ export async function nodeFileSystem(
       }
       return fileStream(await fsp.open(path, "r"), start, end);
     },
-  };
+  });
 }
