@@ -84,6 +84,8 @@ export {
   FormParseError,
   readForm,
   type ReadFormOptions,
+  readJson,
+  type ReadJsonOptions,
 } from "./src/toolkit/form.ts";
 export {
   boundaryOf,

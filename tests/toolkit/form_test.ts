@@ -1,12 +1,17 @@
 // readForm: urlencoded bodies from wsgi.input within a limit, and the
 // answers answerFormError gives.
 import assert from "node:assert/strict";
-import { BodyInput, type Environ, toFetchHandler } from "../../mod.ts";
+import {
+  type Environ,
+  ReadableInputStream as BodyInput,
+  toFetchHandler,
+} from "../../mod.ts";
 import {
   answerFormError,
   FormLimitError,
   FormParseError,
   readForm,
+  readJson,
 } from "../../src/toolkit/form.ts";
 
 const enc = new TextEncoder();
@@ -134,4 +139,50 @@ Deno.test("form: answerFormError answers 413, 415, 400 and the gateway's maxBody
     TypeError,
   );
   assert.equal(new FormParseError("x").status, 400);
+});
+
+Deno.test("form: readJson parses application/json and +json, refuses other types, bad JSON and bodies over maxSize", async () => {
+  const body = enc.encode('{"title":"caf\u00e9","n":1}');
+  assert.deepEqual(await readJson(environOf(body, "application/json")), {
+    title: "caf\u00e9",
+    n: 1,
+  });
+  assert.deepEqual(
+    await readJson(
+      environOf(enc.encode("[1]"), "application/vnd.api+json; charset=utf-8"),
+    ),
+    [1],
+  );
+  await assert.rejects(readJson(environOf(body, "text/plain")), {
+    name: "FormParseError",
+    message: /expected Content-Type application\/json, got "text\/plain"/,
+  });
+  const bad = await readJson(environOf(enc.encode("{oops"), "application/json"))
+    .catch((error) => error);
+  assert.ok(bad instanceof FormParseError);
+  assert.equal(bad.status, 400);
+  assert.match(bad.message, /^Cannot read the body as JSON: /);
+  await assert.rejects(
+    readJson(environOf(body, "application/json", body.length), { maxSize: 4 }),
+    (error: unknown) => error instanceof FormLimitError && error.status === 413,
+  );
+  // answerFormError turns each into its status.
+  const app = async (environ: Environ, startResponse: never) => {
+    try {
+      await readJson(environ);
+    } catch (error) {
+      return answerFormError(error, startResponse);
+    }
+    return [];
+  };
+  const handler = toFetchHandler(app as never);
+  const response = await handler(
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{oops",
+    }),
+  );
+  assert.equal(response.status, 400);
+  assert.match(await response.text(), /Cannot read the body as JSON/);
 });
