@@ -7,6 +7,7 @@
  */
 
 import { BODY_TOO_LARGE } from "../gateway/_body_errors.ts";
+import { concat } from "../gateway/_bytes.ts";
 import type { AppIterable, Environ, StartResponse } from "../types.ts";
 
 /**
@@ -176,12 +177,7 @@ export async function readForm(
   environ: Environ,
   options: ReadFormOptions = {},
 ): Promise<URLSearchParams> {
-  const maxSize = options.maxSize ?? 1024 * 1024;
-  if (!(maxSize >= 0)) {
-    throw new RangeError(
-      `Cannot read a form with maxSize ${maxSize}: expected a number of bytes >= 0`,
-    );
-  }
+  const maxSize = checkMaxSize(options.maxSize, "a form");
   const type = (environ.CONTENT_TYPE ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
     throw new FormParseError(
@@ -201,6 +197,16 @@ export async function readForm(
     );
   }
   return new URLSearchParams(text);
+}
+
+/** The size limit given, or 1 MiB; a RangeError for one that is no size. */
+function checkMaxSize(maxSize = 1024 * 1024, what: string): number {
+  if (!(maxSize >= 0)) {
+    throw new RangeError(
+      `Cannot read ${what} with maxSize ${maxSize}: expected a number of bytes >= 0`,
+    );
+  }
+  return maxSize;
 }
 
 /**
@@ -232,13 +238,7 @@ async function readLimited(
     chunks.push(chunk);
     if (maxSize + 1 - size <= 0) break;
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return concat(chunks, size);
 }
 
 /**
@@ -299,12 +299,7 @@ export async function readJson<T = unknown>(
   environ: Environ,
   options: ReadJsonOptions = {},
 ): Promise<T> {
-  const maxSize = options.maxSize ?? 1024 * 1024;
-  if (!(maxSize >= 0)) {
-    throw new RangeError(
-      `Cannot read JSON with maxSize ${maxSize}: expected a number of bytes >= 0`,
-    );
-  }
+  const maxSize = checkMaxSize(options.maxSize, "JSON");
   const type = (environ.CONTENT_TYPE ?? "").split(";")[0].trim().toLowerCase();
   if (!JSON_TYPE.test(type)) {
     throw new FormParseError(

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concat } from "../gateway/_bytes.ts";
 import type { Environ, InputStream } from "../types.ts";
 import { FormLimitError, FormParseError } from "./form.ts";
 
@@ -540,14 +541,7 @@ async function* parse(
         chunks.push(chunk);
         total += chunk.length;
       }
-      if (chunks.length === 1) return chunks[0];
-      const all = new Uint8Array(total);
-      let at = 0;
-      for (const chunk of chunks) {
-        all.set(chunk, at);
-        at += chunk.length;
-      }
-      return all;
+      return concat(chunks, total);
     };
     yield {
       ...info,
