@@ -6,7 +6,7 @@
  * @module
  */
 
-import { concat } from "../gateway/_bytes.ts";
+import { concat as join } from "../gateway/_bytes.ts";
 import type { Environ, InputStream } from "../types.ts";
 import { FormLimitError, FormParseError } from "./form.ts";
 
@@ -541,7 +541,7 @@ async function* parse(
         chunks.push(chunk);
         total += chunk.length;
       }
-      return concat(chunks, total);
+      return join(chunks, total);
     };
     yield {
       ...info,
