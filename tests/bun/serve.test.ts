@@ -96,3 +96,23 @@ test("serve on Bun: a client that disconnects cancels the response and close() r
   socket.once("data", () => socket.destroy());
   await closed.promise;
 });
+
+test("Bun: console.log(environ) shows every key, lazy ones included", async () => {
+  const { toFetchHandler } = await import("../../mod.ts");
+  let shown = "";
+  const handler = toFetchHandler((environ, startResponse) => {
+    const bun = (globalThis as unknown as {
+      Bun: { inspect(value: unknown): string };
+    }).Bun;
+    shown = bun.inspect(environ);
+    startResponse("204 No Content", []);
+    return [];
+  });
+  await handler(
+    new Request("http://x/a", { headers: { "user-agent": "probe/1" } }),
+  );
+  for (const key of ["HTTP_USER_AGENT", "'wsgi.input'"]) {
+    assert.ok(shown.includes(`${key}:`), `${key} in ${shown}`);
+  }
+  assert.ok(!shown.includes("Symbol"), shown);
+});

@@ -142,3 +142,21 @@ test("npm: the rules validator() cites ship in the package", async () => {
   assert.match(rules, /^- \*\*S42\*\*: /m);
   assert.match(rules, /^- \*\*V18\*\*: /m);
 });
+
+test("npm: console.log(environ) shows every key on Node, lazy ones included", async () => {
+  const { inspect } = await import("node:util");
+  let shown = "";
+  const handler = toFetchHandler((environ, startResponse) => {
+    shown = inspect(environ);
+    startResponse("204 No Content", []);
+    return [];
+  });
+  await handler(
+    new Request("http://x/a", { headers: { "user-agent": "probe/1" } }),
+    { remoteAddr: { hostname: "192.0.2.7", port: 4000 } },
+  );
+  for (const key of ["HTTP_USER_AGENT", "'wsgi.input'", "REMOTE_ADDR"]) {
+    assert.ok(shown.includes(`${key}:`), `${key} in ${shown}`);
+  }
+  assert.ok(!shown.includes("Symbol"), shown);
+});
