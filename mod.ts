@@ -40,7 +40,10 @@ export {
 } from "./src/toolkit/util.ts";
 export { HeaderList, type HeaderParam } from "./src/toolkit/headers.ts";
 export {
+  type RouteApp,
+  type RouteEnviron,
   type RouteMatch,
+  type RouteParamNames,
   Router,
   type RouterOptions,
   type RoutingArgs,

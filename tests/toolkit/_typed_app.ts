@@ -1,6 +1,12 @@
 // An app as its author writes it, with no casts: typed_environ_test.ts runs
 // it and compiles this file with `tsc --strict`.
-import { type App, type Environ, getCookies, query } from "../../mod.ts";
+import {
+  type App,
+  type Environ,
+  getCookies,
+  query,
+  Router,
+} from "../../mod.ts";
 
 const enc = new TextEncoder();
 
@@ -32,6 +38,14 @@ export const user: App = (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "text/plain"]]);
   return [enc.encode(`user ${named?.id}`)];
 };
+
+/** Route parameters typed from the pattern: no optional chaining, no cast. */
+export const router: Router = new Router()
+  .get("/files/:owner/*path", (environ, startResponse) => {
+    const { owner, path } = environ["wsgiorg.routing_args"][1];
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [enc.encode(`${owner}: ${path}`)];
+  });
 
 /** A plain Environ still reads any key as unknown and HTTP_* as strings. */
 export function describe(environ: Environ): string {

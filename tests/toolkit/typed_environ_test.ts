@@ -2,7 +2,7 @@
 // would, runs here and compiles under `tsc --strict` with no casts.
 import assert from "node:assert/strict";
 import { Router, toFetchHandler } from "../../mod.ts";
-import { app, user } from "./_typed_app.ts";
+import { app, router, user } from "./_typed_app.ts";
 
 Deno.test("typed environ: App<Env> passes where an App is expected and reads tsgi.env on a Workers-style call", async () => {
   let waited = 0;
@@ -20,6 +20,12 @@ Deno.test("typed environ: App<Env> passes where an App is expected and reads tsg
   assert.equal(
     await (await routed(new Request("http://localhost/users/7"))).text(),
     "user 7",
+  );
+  const files = toFetchHandler(router.app);
+  assert.equal(
+    await (await files(new Request("http://localhost/files/ada/a/b.txt")))
+      .text(),
+    "ada: a/b.txt",
   );
 });
 
