@@ -87,7 +87,7 @@ export interface ErrorStream {
  * }
  * ```
  */
-export interface Environ {
+export interface Environ<Env = unknown> {
   /** The request method, never empty: `"GET"`, `"POST"`, … */
   REQUEST_METHOD: string;
   /** The mount prefix of the application; `""` at the server root. */
@@ -138,15 +138,60 @@ export interface Environ {
   "tsgi.request"?: Request;
   /** The extra arguments the runtime passed to the fetch handler (tsgi extension). */
   "tsgi.runtime_args"?: readonly unknown[];
+  /** On Workers, the bindings (`env`); type them with `App<Env>`. */
+  "tsgi.env"?: Env;
+  /** On Workers, the execution context (`ctx`). */
+  "tsgi.ctx"?: WorkersContext;
+  /** The values a router took from the path (the wsgiorg routing_args specification). */
+  "wsgiorg.routing_args"?: [
+    positional: string[],
+    named: Record<string, string>,
+  ];
   /**
    * Present only on a WebSocket upgrade request the server can take: the
    * app calls its `accept()` and returns an empty iterable without calling
-   * `start_response` (tsgi extension; see SPEC.md, WebSocket).
+   * `startResponse` (tsgi extension; see SPEC.md, WebSocket).
    */
   "tsgi.websocket"?: WebSocketUpgrade;
-  /** Every `HTTP_*` variable and any other key a server or middleware adds. */
+  /** A request header, such as `HTTP_USER_AGENT`; absent when not sent. */
+  [key: `HTTP_${string}`]: string | undefined;
+  /** Any other key a server or middleware adds. */
   [key: string]: unknown;
 }
+
+/**
+ * The part of a Workers `ExecutionContext` tsgi apps use, found as
+ * `environ["tsgi.ctx"]`.
+ *
+ * @example Defer work past the response
+ * ```ts
+ * import type { WorkersContext } from "@tsgi/tsgi";
+ * function later(ctx: WorkersContext, work: Promise<unknown>): void {
+ *   ctx.waitUntil(work);
+ * }
+ * ```
+ */
+export interface WorkersContext {
+  /** Keeps the Worker alive until `promise` settles. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Lets the request go on to the origin if the Worker throws. */
+  passThroughOnException?(): void;
+}
+
+/**
+ * The environ of an {@linkcode App} declared with the bindings type `Env`:
+ * `tsgi.env` and `tsgi.ctx` are present, as they are on Workers.
+ *
+ * @example
+ * ```ts
+ * import type { EnvironOf } from "@tsgi/tsgi";
+ * function greeting(environ: EnvironOf<{ GREETING: string }>): string {
+ *   return environ["tsgi.env"].GREETING;
+ * }
+ * ```
+ */
+export type EnvironOf<Env> = unknown extends Env ? Environ
+  : Environ<Env> & { "tsgi.env": Env; "tsgi.ctx": WorkersContext };
 
 /**
  * The write callable returned by `start_response`: PEP 3333's imperative
@@ -227,7 +272,11 @@ export type AppIterable =
  * A tsgi application: `app(environ, startResponse)`, returning its body as
  * an {@linkcode AppIterable} or a Promise of one.
  *
- * @example The seeds' hello world
+ * @typeParam Env The type of the Workers bindings, `environ["tsgi.env"]`.
+ *   Given, the app's environ has `tsgi.env` and `tsgi.ctx` (a promise the
+ *   app makes: they are there when it runs on Workers).
+ *
+ * @example Hello world
  * ```ts
  * import type { App } from "@tsgi/tsgi";
  * const app: App = (_environ, startResponse) => {
@@ -235,11 +284,27 @@ export type AppIterable =
  *   return [new TextEncoder().encode("Hello world!\n")];
  * };
  * ```
+ *
+ * @example Typed Workers bindings
+ * ```ts
+ * import type { App } from "@tsgi/tsgi";
+ * const app: App<{ GREETING: string }> = (environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(environ["tsgi.env"].GREETING)];
+ * };
+ * ```
  */
-export type App = (
-  environ: Environ,
-  startResponse: StartResponse,
-) => AppIterable | Promise<AppIterable>;
+// The default is `any`, not `unknown`, so that an App<Env> still passes
+// where an App is expected (toFetchHandler, middleware): `any` meets any
+// Env. The environ of a plain App is still the plain Environ.
+// deno-lint-ignore no-explicit-any
+export type App<Env = any> = {
+  // A method, for its bivariant parameters, on the same account.
+  app(
+    environ: EnvironOf<Env>,
+    startResponse: StartResponse,
+  ): AppIterable | Promise<AppIterable>;
+}["app"];
 
 /**
  * A source `wsgi.file_wrapper` can hand to the Response directly.

@@ -22,8 +22,8 @@ import type { App } from "../types.ts";
 
 const USAGE = `Usage: tsgi [options] MODULE[:NAME]
 
-Serves the tsgi app that MODULE (a path or a URL) exports as NAME; without
-NAME, the export "app", else the default export.
+Serves the tsgi app that MODULE (a path, or an http:, https: or file: URL)
+exports as NAME; without NAME, the export "app", else the default export.
 
 Options:
   -b, --host HOST            address to listen on (default 127.0.0.1)
@@ -251,6 +251,25 @@ function firstLine(error: unknown): string {
   return text.split("\n", 1)[0].trim();
 }
 
+/**
+ * Imports a module by its URL. Each template starts with a literal
+ * `scheme://`, which the publish-time analysis accepts as needing no
+ * import-map rewriting; a bare `import(url)` it cannot follow. Other
+ * schemes (jsr:, npm:, data:) are reached through a local module.
+ */
+function importUrl(url: string): Promise<Record<string, unknown>> {
+  const href = new URL(url).href;
+  const rest = href.slice(href.indexOf("://") + 3);
+  if (href.startsWith("file://")) return import(`file://${rest}`);
+  if (href.startsWith("https://")) return import(`https://${rest}`);
+  if (href.startsWith("http://")) return import(`http://${rest}`);
+  return Promise.reject(
+    new TypeError(
+      `Cannot import "${url}": expected a path or a file:, http: or https: URL; re-export the app from a local module instead`,
+    ),
+  );
+}
+
 /** Loads MODULE and finds the app in it; throws an Error with the one-line reason. */
 async function loadApp(target: string, host: CliHost): Promise<App> {
   const { module, name } = splitTarget(target);
@@ -264,7 +283,7 @@ async function loadApp(target: string, host: CliHost): Promise<App> {
   }
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(specifier);
+    namespace = await importUrl(specifier);
   } catch (error) {
     throw new Error(`Cannot load module "${module}": ${firstLine(error)}`);
   }

@@ -7,7 +7,7 @@
 
 import { Exchange } from "./_exchange.ts";
 import { describeError, isThenable } from "./_values.ts";
-import type { EnvironState } from "./_environ.ts";
+import type { RequestState } from "./_environ.ts";
 import type {
   App,
   AppIterable,
@@ -174,7 +174,7 @@ function checkOptions(
 }
 
 /** Writes what went wrong to wsgi.errors. */
-function logError(state: EnvironState, what: string, error: unknown): void {
+function logError(state: RequestState, what: string, error: unknown): void {
   try {
     state.errors.write(
       `tsgi: ${what} (${state.environ.REQUEST_METHOD} ${state.environ.REQUEST_URI}): ${
@@ -209,7 +209,7 @@ function closeWhenOpen(socket: WebSocketLike): void {
   }
 }
 
-function closeQuietly(state: EnvironState, result: unknown): void {
+function closeQuietly(state: RequestState, result: unknown): void {
   const close = (result as { close?: () => unknown } | null)?.close;
   if (typeof close !== "function") return;
   const report = (error: unknown) => logError(state, "close() raised", error);
@@ -227,7 +227,7 @@ function closeQuietly(state: EnvironState, result: unknown): void {
  * answer is returned.
  */
 export function runWithWebSocket(
-  state: EnvironState,
+  state: RequestState,
   app: App,
   upgrader: Upgrader,
 ): Response | Promise<Response> {

@@ -3,7 +3,7 @@
 //   127.0.0.1 - - [21/Nov/2026 20:48:03] "GET / HTTP/1.1" 200 11
 // written once the body has been sent (or when its length is known).
 
-import { knownLength } from "../gateway/_exchange.ts";
+import { knownLength } from "../gateway/_response.ts";
 import type { FetchHandler } from "../types.ts";
 
 const MONTHS = [

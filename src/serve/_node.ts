@@ -4,7 +4,7 @@
 // node:http's shapes are declared here, so the sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
-import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
+import { KNOWN_LENGTH, knownLength } from "../gateway/_response.ts";
 import { isThenable } from "../gateway/_values.ts";
 import { loadWs, type NodeDuplex, NodeUpgrade } from "./_node_websocket.ts";
 
@@ -76,9 +76,14 @@ interface NodeHttp {
   readonly STATUS_CODES: Record<number, string | undefined>;
 }
 
-// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
-// leave it alone: it is loaded only when serve() runs on Node.
-const NODE_HTTP: string = "node:http";
+// Not import("node:http"): a bundler (a Worker that imports mod.ts) or the
+// publish-time analysis would see it. Loaded only when serve() runs on Node.
+function nodeHttp(): NodeHttp {
+  const { process } = globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  };
+  return process.getBuiltinModule("node:http") as NodeHttp;
+}
 
 // How much of the request body may wait in memory before the socket is
 // paused: the app reads it as a stream.
@@ -412,7 +417,7 @@ async function writeRaw(
 
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const http = await import(NODE_HTTP) as NodeHttp;
+  const http = nodeHttp();
   let closing = false;
   let base = "";
   const onRequest = (

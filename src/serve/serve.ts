@@ -101,8 +101,9 @@ export interface ServeOptions extends GatewayOptions {
 }
 
 /**
- * A running server, returned by {@linkcode serve}. `await using` shuts it
- * down at the end of the scope.
+ * A running server, returned by {@linkcode serve}. Where the runtime has
+ * `await using` (Deno, Bun, Node 24 and later), it shuts the server down at
+ * the end of the scope; elsewhere call `shutdown()`.
  *
  * @example Shut down at the end of a scope
  * ```ts ignore

@@ -344,7 +344,7 @@ class Call {
       );
     }
     if (!this.started) {
-      fail("A2", `${how} produced body bytes before start_response()`);
+      fail("A2", `${how} produced body bytes before startResponse()`);
     }
     if (isBodiless(this.code)) {
       fail(
@@ -370,7 +370,7 @@ class Call {
   /** The body is complete. */
   end(): void {
     if (!this.started && !this.upgraded) {
-      fail("A2", "the result ended and start_response() was never called");
+      fail("A2", "the result ended and startResponse() was never called");
     }
     if (
       this.contentLength >= 0 && this.bytes < this.contentLength &&
@@ -958,7 +958,7 @@ export function validator(app: App): ValidatedApp {
       if (srArgs.length !== 2 && srArgs.length !== 3) {
         fail(
           "S41",
-          `start_response() was called with ${srArgs.length} arguments: expected (status, headers, excInfo?)`,
+          `startResponse() was called with ${srArgs.length} arguments: expected (status, headers, excInfo?)`,
           TypeError,
         );
       }
@@ -972,7 +972,7 @@ export function validator(app: App): ValidatedApp {
       if (call.started && excInfo === undefined) {
         fail(
           "S51",
-          "start_response() was called a second time without exc_info",
+          "startResponse() was called a second time without excInfo",
         );
       }
       call.started = true;
