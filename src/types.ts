@@ -510,6 +510,27 @@ export interface WebSocketAcceptOptions {
 }
 
 /**
+ * The `close` event of a {@linkcode WebSocketLike}: the WHATWG `CloseEvent`'s
+ * members, declared here so that the types need no DOM library (Node's
+ * types have no `CloseEvent`).
+ *
+ * @example Log why a socket closed
+ * ```ts
+ * import type { WebSocketCloseEvent } from "@tsgi/tsgi";
+ * const onclose = (event: WebSocketCloseEvent) =>
+ *   console.log(`closed ${event.code} ${event.reason}`);
+ * ```
+ */
+export interface WebSocketCloseEvent extends Event {
+  /** The close code: 1000 normal, 1001 going away, 1006 the peer vanished, … */
+  readonly code: number;
+  /** The reason the closing side gave, or `""`. */
+  readonly reason: string;
+  /** Whether the closing handshake completed. */
+  readonly wasClean: boolean;
+}
+
+/**
  * A WebSocket as the app sees it: the WHATWG `WebSocket` interface, on the
  * server side of the connection. On Deno and Workers it is the runtime's
  * own object; on Bun and Node an object with the same members.
@@ -542,7 +563,7 @@ export interface WebSocketLike extends EventTarget {
   /** Called for each message; `event.data` is a string or an ArrayBuffer. */
   onmessage: ((event: MessageEvent) => void) | null;
   /** Called once when the socket is closed, however it ended. */
-  onclose: ((event: CloseEvent) => void) | null;
+  onclose: ((event: WebSocketCloseEvent) => void) | null;
   /** Called when the connection failed; `close` follows. */
   onerror: ((event: Event) => void) | null;
 }

@@ -2,7 +2,7 @@
 // WHATWG WebSocket (Bun's ServerWebSocket): an EventTarget with the same
 // members, fed by the runtime's callbacks. The runtime part is a Peer.
 
-import type { WebSocketLike } from "../types.ts";
+import type { WebSocketCloseEvent, WebSocketLike } from "../types.ts";
 
 /** The runtime's socket, as far as the bridge drives it. */
 export interface Peer {
@@ -75,7 +75,7 @@ export class BridgedWebSocket extends EventTarget implements WebSocketLike {
   binaryType = "arraybuffer";
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
+  onclose: ((event: WebSocketCloseEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
 
   #peer: Peer | undefined;
