@@ -11,6 +11,7 @@
  * @module
  */
 
+import { readLines } from "../gateway/_values.ts";
 import {
   checkHeaders,
   HOP_BY_HOP,
@@ -467,12 +468,8 @@ class CheckedInput implements InputStream {
     return lines;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return;
-      yield line;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return readLines(this);
   }
 
   /** Applications must not close wsgi.input. */
