@@ -441,6 +441,7 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const query = target.query;
+  const handler = new LazyKeys(state);
   const environ: Target = {
     REQUEST_METHOD: state.method,
     SCRIPT_NAME: scriptName,
@@ -461,7 +462,7 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     "wsgi.file_wrapper": wrapFile,
     "tsgi.request": request,
     "tsgi.runtime_args": state.args,
-    [HANDLER]: undefined,
+    [HANDLER]: handler,
     [NODE_INSPECT]: inspectEnviron,
     [DENO_INSPECT]: inspectEnviron,
   };
@@ -470,7 +471,5 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }
-  const handler = new LazyKeys(state);
-  environ[HANDLER] = handler;
   return state.environ = new Proxy(environ, handler) as unknown as Environ;
 }
