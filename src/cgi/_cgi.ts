@@ -3,7 +3,8 @@
 // Exchange as the Fetch gateway, and writes the Response it answers as CGI
 // output. The per-runtime files (_deno.ts, _node.ts) supply the I/O.
 
-import { errorResponse, Exchange, KNOWN_LENGTH } from "../gateway/_exchange.ts";
+import { Exchange } from "../gateway/_exchange.ts";
+import { errorResponse, KNOWN_LENGTH } from "../gateway/_response.ts";
 import { VERSION } from "../gateway/_environ.ts";
 import { ReadableInputStream } from "../gateway/input_stream.ts";
 import { LogErrorStream } from "../gateway/error_stream.ts";
@@ -313,6 +314,8 @@ export async function runCgi(
         errors,
         debug: options.debug ?? false,
         method: environ.REQUEST_METHOD,
+        // CGI output is written as bytes: a string would only be encoded.
+        textLimit: -1,
       }).run(app);
     }
   } catch (error) {

@@ -39,7 +39,7 @@ import type { App, Environ, StartResponse } from "../types.ts";
 
 const USAGE = `Usage: tsgi [options] MODULE[:NAME]
 
-Serves the tsgi app that MODULE (a path or a URL) exports as NAME; without
+Serves the tsgi app that MODULE (a path, or an http:, https: or file: URL) exports as NAME; without
 NAME, the export "app", else the default export. Options are gunicorn's;
 they are read from a config file (-c), then $TSGI_CMD_ARGS, then the
 command line, each overriding the one before.
@@ -117,6 +117,25 @@ function firstLine(error: unknown): string {
   return text.split("\n", 1)[0].trim();
 }
 
+/**
+ * Imports a module by its URL. Each template starts with a literal
+ * `scheme://`, which the publish-time analysis accepts as needing no
+ * import-map rewriting; a bare `import(url)` it cannot follow. Other
+ * schemes (jsr:, npm:, data:) are reached through a local module.
+ */
+function importUrl(url: string): Promise<Record<string, unknown>> {
+  const href = new URL(url).href;
+  const rest = href.slice(href.indexOf("://") + 3);
+  if (href.startsWith("file://")) return import(`file://${rest}`);
+  if (href.startsWith("https://")) return import(`https://${rest}`);
+  if (href.startsWith("http://")) return import(`http://${rest}`);
+  return Promise.reject(
+    new TypeError(
+      `Cannot import "${url}": expected a path or a file:, http: or https: URL; re-export the app from a local module instead`,
+    ),
+  );
+}
+
 /** Loads MODULE and finds the app in it; throws an Error with the one-line reason. */
 async function loadApp(target: string, host: CliHost): Promise<App> {
   const { module, name } = splitTarget(target);
@@ -130,7 +149,7 @@ async function loadApp(target: string, host: CliHost): Promise<App> {
   }
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(specifier);
+    namespace = await importUrl(specifier);
   } catch (error) {
     throw new Error(`Cannot load module "${module}": ${firstLine(error)}`);
   }
@@ -1038,7 +1057,7 @@ async function run(host: CliHost, args: readonly string[]): Promise<number> {
 async function loadConfig(host: CliHost, path: string): Promise<unknown> {
   const full = path.startsWith("/") ? path : `${host.cwd()}/${path}`;
   if (path.endsWith(".json")) return JSON.parse(host.readText(full));
-  const namespace = await import(fileUrl(full));
+  const namespace = await importUrl(fileUrl(full));
   return namespace.default ?? { ...namespace };
 }
 

@@ -19,6 +19,7 @@ import {
   localOf,
   rawTargetOf,
   remoteOf,
+  textLimitOf,
 } from "./_runtime_args.ts";
 import { wrapFile } from "./file_wrapper.ts";
 import type { ExchangeContext } from "./_exchange.ts";
@@ -153,28 +154,29 @@ const TRANSPARENT = Object.freeze({
   getOwnPropertyDescriptor: undefined,
 });
 
-/**
- * Per-request state: the Proxy handler that consults it, and the context
- * an Exchange runs in.
- */
-export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
+/** What one request is, as the gateway took it in: the Exchange's context. */
+export class RequestState implements ExchangeContext {
   readonly request: Request;
   readonly args: readonly unknown[];
   readonly config: GatewayConfig;
+  /** The checked method (see checkMethod), read once: on Deno a call out. */
+  readonly method: string;
+  readonly textLimit: number;
   /** Set by createEnviron. */
   environ!: Environ;
-  #materialized = false;
-  #deleted: Set<string> | undefined;
   #errors: ErrorStream | undefined;
 
   constructor(
     request: Request,
     args: readonly unknown[],
     config: GatewayConfig,
+    method: string,
   ) {
     this.request = request;
     this.args = args;
     this.config = config;
+    this.method = method;
+    this.textLimit = textLimitOf(args);
   }
 
   /** The request's error stream (the one the app sees as wsgi.errors). */
@@ -186,72 +188,87 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
     return this.config.debug;
   }
 
-  /** Set by createEnviron, which reads it once: on Deno it is a call out. */
-  method = "";
-
   /** Passes on a partial line the app left in wsgi.errors. */
   finish(): void {
     this.#errors?.flush();
   }
 
-  #remote(): RemoteAddress | undefined {
+  /** The peer's address: the deployer's function, else the runtime's. */
+  remote(): RemoteAddress | undefined {
     const custom = this.config.remoteAddress;
     return custom === undefined
       ? remoteOf(this.request, this.args)
       : custom(this.request, this.args);
   }
+}
+
+/**
+ * The Proxy handler behind the environ: reads a costly key from the
+ * request the first time anything asks for it, and every key once the
+ * environ is enumerated.
+ */
+class LazyKeys implements ProxyHandler<Target> {
+  readonly #state: RequestState;
+  #materialized = false;
+  #deleted: Set<string> | undefined;
+
+  constructor(state: RequestState) {
+    this.#state = state;
+  }
 
   /** Computes a lazy key; stores and returns its value, or undefined. */
   #resolve(target: Target, key: string): unknown {
     if (this.#deleted?.has(key)) return undefined;
+    const state = this.#state;
+    const { request, args } = state;
     let value: unknown;
     switch (key) {
       case "CONTENT_TYPE":
-        value = this.request.headers.get("content-type") ?? undefined;
+        value = request.headers.get("content-type") ?? undefined;
         break;
       case "CONTENT_LENGTH": {
         // Runtimes join a repeated header: "5, 5" is one length.
         const length = readContentLength(
-          this.request.headers.get("content-length"),
+          request.headers.get("content-length"),
         );
         value = length >= 0 ? String(length) : undefined;
         break;
       }
       case "REMOTE_ADDR":
-        value = this.#remote()?.address;
+        value = state.remote()?.address;
         break;
       case "REMOTE_PORT": {
-        const port = this.#remote()?.port;
+        const port = state.remote()?.port;
         value = port === undefined ? undefined : String(port);
         break;
       }
       case "wsgi.input":
         value = new ReadableInputStream(
-          this.request.body,
-          this.config.maxBodySize,
+          request.body,
+          state.config.maxBodySize,
         );
         break;
       case "wsgi.errors":
-        value = this.errors;
+        value = state.errors;
         break;
       case "tsgi.info":
-        value = isConnectionInfo(this.args[0]) ? this.args[0] : undefined;
+        value = isConnectionInfo(args[0]) ? args[0] : undefined;
         break;
       case "tsgi.server":
-        value = isBunServer(this.args[0]) ? this.args[0] : undefined;
+        value = isBunServer(args[0]) ? args[0] : undefined;
         break;
       case "tsgi.env":
-        value = isWorkersCall(this.args) ? this.args[0] : undefined;
+        value = isWorkersCall(args) ? args[0] : undefined;
         break;
       case "tsgi.ctx":
-        value = isWorkersCall(this.args) ? this.args[1] : undefined;
+        value = isWorkersCall(args) ? args[1] : undefined;
         break;
       default: {
         if (!key.startsWith("HTTP_")) return undefined;
         const name = headerNameOf(key);
         value = name === undefined
           ? undefined
-          : this.request.headers.get(name) ?? undefined;
+          : request.headers.get(name) ?? undefined;
       }
     }
     if (value !== undefined) target[key] = value;
@@ -259,6 +276,11 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
   }
 
   /** Brings every lazy key into the target, for enumeration. */
+  /** Brings every lazy key into the target (see inspectEnviron). */
+  loadAll(target: Target): void {
+    this.#materialize(target);
+  }
+
   #materialize(target: Target): void {
     if (this.#materialized) return;
     for (const key of LAZY_KEYS) {
@@ -267,7 +289,7 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
     let cookie = false;
     // forEach, not for…of: Deno's Headers iterator sorts and combines the
     // whole list again at every step, forEach does it once.
-    this.request.headers.forEach((value, name) => {
+    this.#state.request.headers.forEach((value, name) => {
       const key = httpKeyOf(name);
       if (key === undefined) return;
       // Headers iterate one entry per name, except Set-Cookie once per
@@ -334,6 +356,29 @@ export class EnvironState implements ProxyHandler<Target>, ExchangeContext {
   }
 }
 
+// console.log(environ) on Deno and Bun shows the Proxy's target as it is,
+// without its traps, so keys not read yet would be missing; Node goes
+// through the traps. Both look for these methods first.
+const HANDLER = Symbol("tsgi.environKeys");
+const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
+const DENO_INSPECT = Symbol.for("Deno.customInspect");
+
+/**
+ * Shows every key of the environ, lazy ones included, as a plain object.
+ * Called with the target (Deno, Bun) or the Proxy (Node) as `this`, with
+ * the runtime's own inspect function among its arguments.
+ */
+function inspectEnviron(this: Target, ...args: unknown[]): unknown {
+  (this[HANDLER] as LazyKeys | undefined)?.loadAll(this);
+  const shown: Record<string, unknown> = {};
+  for (const key of Object.keys(this)) shown[key] = this[key];
+  // Deno: (inspect, options); Node and Bun: (depth, options, inspect).
+  const inspect = typeof args[0] === "function" ? args[0] : args[2];
+  return typeof inspect === "function"
+    ? inspect(shown, typeof args[0] === "function" ? args[1] : args[1])
+    : shown;
+}
+
 // The last Host seen and what it gave: a server answers mostly one name.
 let lastHost = "";
 let lastPort = "";
@@ -363,10 +408,7 @@ function serverOf(
  * `https` over plain TCP. Only on Workers, where the platform itself builds
  * the URL, is its scheme taken.
  */
-export function createEnviron(
-  state: EnvironState,
-  method: string,
-): Environ | 400 | 404 {
+export function createEnviron(state: RequestState): Environ | 400 | 404 {
   const { request, config } = state;
   // A getter that builds a string on Deno: read it once.
   const target = readTarget(rawTargetOf(state.args) ?? request.url);
@@ -399,8 +441,9 @@ export function createEnviron(
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const query = target.query;
+  const handler = new LazyKeys(state);
   const environ: Target = {
-    REQUEST_METHOD: state.method = method,
+    REQUEST_METHOD: state.method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
     QUERY_STRING: query,
@@ -419,11 +462,14 @@ export function createEnviron(
     "wsgi.file_wrapper": wrapFile,
     "tsgi.request": request,
     "tsgi.runtime_args": state.args,
+    [HANDLER]: handler,
+    [NODE_INSPECT]: inspectEnviron,
+    [DENO_INSPECT]: inspectEnviron,
   };
   // Apache's SSL variable, which PEP 3333 asks servers to provide.
   if (https) environ.HTTPS = "on";
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }
-  return state.environ = new Proxy(environ, state) as unknown as Environ;
+  return state.environ = new Proxy(environ, handler) as unknown as Environ;
 }

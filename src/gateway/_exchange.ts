@@ -1,13 +1,30 @@
 // One request/response exchange: runs the app, enforces start_response's
 // rules, and turns what the app returns into a Fetch Response. Every
 // gateway (Fetch, CGI) builds an environ and hands it to an Exchange.
+//
+// Two small state machines carry it, each with named phases: where the
+// response is (what the client has been told) and where the app's result
+// is (whether it still has to be closed).
 
-import { parseStatus, show, type Status } from "./_response_rules.ts";
-import { checkHeaders, isBodiless } from "./_response_rules.ts";
+import {
+  checkHeaders,
+  isBodiless,
+  parseStatus,
+  show,
+  type Status,
+} from "./_response_rules.ts";
 import { concat } from "./_bytes.ts";
 import { BODY_BROKEN, BODY_TOO_LARGE } from "./_body_errors.ts";
 import { describeError, isThenable } from "./_values.ts";
 import { FileWrapper } from "./file_wrapper.ts";
+import {
+  emptyStream,
+  errorResponse,
+  headersInit,
+  markKnownLength,
+  textBody,
+  withoutLength,
+} from "./_response.ts";
 import type {
   App,
   AppIterable,
@@ -18,39 +35,9 @@ import type {
 } from "../types.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const encoder = new TextEncoder();
-// A BOM stays in the text. Invalid bytes become U+FFFD, which is how a body
-// that is not UTF-8 (or merely contains U+FFFD) is told apart: a fatal
-// decoder would say so with an exception, at three times the cost on Deno.
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-// Text bodies up to this size go out as strings, on Deno only: Deno copies
-// a byte body into the Response and takes a string as it is, where Bun,
-// workerd and undici take bytes as they are (undici encodes a string
-// besides), so there the conversion would only cost. Measured, not
-// assumed: see BENCHMARKS.md. The core's one look at the runtime it is on.
-// layout-check: allowed until the adapter passes it
-const TEXT_LIMIT = typeof (globalThis as { Deno?: unknown }).Deno === "object"
-  ? 4096
-  : -1;
-const TEXTUAL = /^text\/|json|xml|javascript|utf-8/i;
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
-
-/**
- * Set on a Response whose body is known whole and whose headers carry no
- * Content-Length: the body's length in bytes.
- */
-export const KNOWN_LENGTH: unique symbol = Symbol.for("tsgi.knownLength");
-
-/** The length KNOWN_LENGTH or the Content-Length header gives; -1 if none. */
-export function knownLength(response: Response): number {
-  const known = (response as unknown as Record<symbol, number | undefined>)[
-    KNOWN_LENGTH
-  ];
-  if (known !== undefined) return known;
-  const header = response.headers.get("content-length");
-  return header === null ? -1 : Number(header);
-}
+type Step = IteratorResult<Uint8Array>;
 
 /** What an Exchange needs from the gateway that made it. */
 export interface ExchangeContext {
@@ -59,116 +46,86 @@ export interface ExchangeContext {
   readonly errors: ErrorStream;
   readonly debug: boolean;
   readonly method: string;
+  /**
+   * Whole bodies up to this many bytes go out as strings when they are
+   * UTF-8 text: the runtime sends a string as it is and copies bytes
+   * (Deno). -1 for runtimes that take bytes as they are.
+   */
+  readonly textLimit: number;
   /** Called once when the request is over (flushes a held log line). */
   finish?(): void;
 }
 
 /**
- * The header list as a record when that says the same: the runtimes take
- * a record faster than a list of pairs (Deno runs each pair through the
- * iterator protocol). A name given twice, a name a record would move to
- * the front (one that is an array index) or one that names a prototype
- * slot keeps the list.
+ * Where the response is: what the client has been told.
+ *
+ * ```
+ * pending ─► held ─► streaming ─► ended
+ *    │                   └──────► cancelled
+ *    ├─► streaming
+ *    ├─► ended       (a whole body, sent with its length)
+ *    └─► discarding  (HEAD, 204/304, or an error answer)
+ * ```
+ *
+ * - `pending`: nothing is final. `startResponse` may be called again with
+ *   `excInfo`, and an error becomes the answer (500, 400, 413).
+ * - `held`: a synchronous app wrote. The status and headers are final (PEP
+ *   3333's commit: `excInfo` now re-raises, an error breaks the body off)
+ *   but the Response is made when the app returns, so a body known whole by
+ *   then still goes out with its length.
+ * - `streaming`: the Response is out with a stream the chunks go to.
+ * - `discarding`: the answer is out and has no body; what the app still
+ *   writes or yields is dropped.
+ * - `ended`: the body is complete, or broken off after an error; `write()`
+ *   throws.
+ * - `cancelled`: the client went away; `write()` throws.
  */
-function headersInit(list: Header[]): HeadersInit {
-  const record: Record<string, string> = {};
-  for (let i = 0; i < list.length; i++) {
-    const name = list[i][0];
-    const first = name.charCodeAt(0);
-    if (
-      (first >= 48 && first <= 57) || name === "__proto__" ||
-      Object.hasOwn(record, name)
-    ) return list;
-    record[name] = list[i][1];
-  }
-  return record;
-}
+type Phase =
+  | "pending"
+  | "held"
+  | "streaming"
+  | "discarding"
+  | "ended"
+  | "cancelled";
 
 /**
- * The body of a HEAD answer whose GET body has no known length: empty, but
- * a stream that yields once, so that no runtime takes it for a known empty
- * body and announces `Content-Length: 0` (Bun does for a null body and for
- * a stream that closes at once) where a GET would have streamed.
+ * Where the app's result is: `running` (the app has not returned),
+ * `iterating` (an iterator is live: it is ended with `return()` before
+ * `close()`), `exhausted` (nothing more to pull), `closed` (`close()` ran).
  */
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    pull(controller) {
-      controller.enqueue(new Uint8Array(0));
-      controller.close();
-    },
-  });
-}
-
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  404: "Not Found",
-  413: "Content Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-};
-
-/** What {@linkcode errorResponse} answers with besides its status. */
-export interface ErrorResponseOptions {
-  /** The request was HEAD: the body is left out, its length kept. */
-  head?: boolean;
-  /** The error, shown in the body only when `debug` is on. */
-  error?: unknown;
-  /** Show `error` and its stack. */
-  debug?: boolean;
-}
-
-/** Builds a plain-text error response that leaks nothing unless debugging. */
-export function errorResponse(
-  code: keyof typeof REASONS,
-  options: ErrorResponseOptions = {},
-): Response {
-  const reason = REASONS[code];
-  const { head = false, error, debug = false } = options;
-  const text = debug && error !== undefined
-    ? `${code} ${reason}\n\n${describeError(error)}\n`
-    : `${code} ${reason}\n`;
-  const body = encoder.encode(text);
-  return new Response(head ? null : body, {
-    status: code,
-    statusText: reason,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "content-length": String(body.length),
-    },
-  });
-}
+type ResultPhase = "running" | "iterating" | "exhausted" | "closed";
 
 /** The state machine of one call of an app. */
 export class Exchange {
   readonly #ctx: ExchangeContext;
   readonly #head: boolean;
+  #phase: Phase = "pending";
+  #resultPhase: ResultPhase = "running";
 
-  // start_response
+  // What start_response was given: kept as given even when it was refused,
+  // so that only a call with excInfo can replace it (PEP 3333).
   #started = false;
+  #statusLine: unknown;
   #status: Status | undefined;
   #headers: Header[] | undefined;
   #contentLength = -1;
   #headerError: unknown = undefined;
 
-  // the body
-  #written: Uint8Array[] | undefined;
-  #writtenBytes = 0;
-  #committed = false;
-  #discard = false;
-  #appDone = false;
-  #ended = false;
-  #cancelled = false;
+  // The body.
+  #held: Uint8Array[] | undefined;
+  #heldBytes = 0;
   #sent = 0;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #result: AppIterable | undefined;
   #iterator: AnyIterator | undefined;
-  #iteratorDone = false;
-  #closed = false;
-  #resolve: ((response: Response | Promise<Response>) => void) | undefined;
+  // Settles run()'s Promise while an async app is still running.
+  #resolve: ((response: Response) => void) | undefined;
   // A pull waiting for an async app that committed by write(): true when
   // a write filled the read it was called for, false to pull again.
   #wake: ((filled: boolean) => void) | undefined;
   #drain: (() => void)[] | undefined;
+  // The error that breaks the body off once the chunks before it are read.
+  #brokenBy: unknown;
 
   constructor(ctx: ExchangeContext) {
     this.#ctx = ctx;
@@ -182,17 +139,15 @@ export class Exchange {
     excInfo?: unknown,
   ): Write => {
     if (excInfo !== undefined && excInfo !== null) {
-      // PEP 3333: once anything is sent, the app's error must propagate.
-      if (this.#committed) throw excInfo;
+      // PEP 3333: once the status is final, the app's error must propagate.
+      if (this.#phase !== "pending") throw excInfo;
     } else if (this.#started) {
       throw new Error(
-        `Cannot call start_response() a second time without exc_info: the status is already ${
+        `Cannot call startResponse() a second time without excInfo: the status is already ${
           show(this.#statusLine)
         }`,
       );
     }
-    // Stored before checking, so an app whose call threw can only recover
-    // by calling again with exc_info (PEP 3333).
     this.#started = true;
     this.#statusLine = status;
     this.#headers = headers;
@@ -208,44 +163,46 @@ export class Exchange {
     return this.write;
   };
 
-  #statusLine: unknown;
-
-  /** The write callable start_response returns. */
+  /** The write callable startResponse returns. */
   readonly write = (chunk: Uint8Array): Promise<void> => {
     if (!this.#started) {
-      throw new Error("Cannot write(): call start_response() first");
+      throw new Error("Cannot write(): call startResponse() first");
     }
     if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot write ${show(chunk)}: body chunks must be Uint8Array`,
-      );
+      throw new TypeError(`Cannot write ${notAChunk(chunk)}`);
     }
-    if (this.#cancelled) {
-      throw new Error("Cannot write(): the client has gone away");
+    switch (this.#phase) {
+      case "cancelled":
+        throw new Error("Cannot write(): the client has gone away");
+      case "ended":
+        throw new Error("Cannot write(): the response has ended");
+      case "discarding":
+        return RESOLVED;
     }
     if (chunk.length === 0) return RESOLVED;
     const cl = this.#contentLength;
-    if (cl >= 0 && !this.#discard) {
-      const before = this.#committed ? this.#sent : this.#writtenBytes;
+    if (cl >= 0) {
+      const before = this.#phase === "streaming" ? this.#sent : this.#heldBytes;
       if (before + chunk.length > cl) {
         throw new RangeError(
           `Cannot write ${chunk.length} bytes: Content-Length is ${cl} and ${before} bytes were already written`,
         );
       }
     }
-    if (!this.#committed) {
-      (this.#written ??= []).push(chunk);
-      this.#writtenBytes += chunk.length;
-      // An async app still running: the first write sends the headers.
-      if (this.#resolve !== undefined) this.#resolve(this.#commit());
+    if (this.#phase !== "streaming") {
+      this.#hold(chunk);
+      // The first non-empty write commits the status and headers (PEP
+      // 3333); an async app still running has them sent at once.
+      if (this.#phase === "pending" && this.#headerError === undefined) {
+        this.#phase = "held";
+        this.#resolve?.(this.#openStream());
+      }
       return RESOLVED;
     }
-    if (this.#discard) return RESOLVED;
-    if (this.#ended) throw new Error("Cannot write(): the response has ended");
     this.#enqueue(chunk);
     this.#wake?.(true);
-    const controller = this.#controller;
-    if (controller === undefined || this.#ended) return RESOLVED;
+    const controller = this.#controller!;
+    if (this.#phase !== "streaming") return RESOLVED;
     return (controller.desiredSize ?? 0) >= 0
       ? RESOLVED
       : new Promise((resolve) => (this.#drain ??= []).push(resolve));
@@ -257,27 +214,41 @@ export class Exchange {
     try {
       result = app(this.#ctx.environ, this.startResponse);
     } catch (error) {
-      this.#appDone = true;
-      return this.#fail(error, "the application raised")!;
+      // A synchronous app: nothing can be out yet, only held.
+      return this.#failBefore(error, "the application raised");
     }
-    if (!isThenable(result)) return this.#handle(result)!;
+    if (!isThenable(result)) return this.#answer(result);
     return new Promise<Response>((resolve) => {
       this.#resolve = resolve;
-      if (this.#written !== undefined && !this.#committed) {
-        resolve(this.#commit());
-      }
+      if (this.#phase === "held") resolve(this.#openStream());
       (result as Promise<AppIterable>).then(
         (value) => {
-          const response = this.#handle(value);
-          if (response !== undefined) resolve(response);
+          if (this.#isOut()) this.#continue(value);
+          else this.#settle(this.#answer(value));
         },
         (error) => {
-          this.#appDone = true;
-          const response = this.#fail(error, "the application raised");
-          if (response !== undefined) resolve(response);
+          if (!this.#isOut()) {
+            return this.#settle(
+              this.#failBefore(error, "the application raised"),
+            );
+          }
+          this.#resultPhase = "exhausted";
+          this.#breakOff(error, "the application raised");
         },
       );
     });
+  }
+
+  /** Whether a Response is out: run() has nothing more to answer. */
+  #isOut(): boolean {
+    return this.#phase !== "pending" && this.#phase !== "held";
+  }
+
+  /** Hands run()'s Promise its Response. */
+  #settle(response: Response | Promise<Response>): void {
+    const resolve = this.#resolve!;
+    if (isThenable(response)) response.then(resolve);
+    else resolve(response);
   }
 
   #log(what: string, error?: unknown): void {
@@ -295,129 +266,178 @@ export class Exchange {
     }
   }
 
-  /** Takes the app's result; a Response unless one was already committed. */
-  #handle(result: AppIterable): Response | Promise<Response> | undefined {
-    this.#appDone = true;
-    let iterator: AnyIterator | undefined;
-    let invalid: TypeError | undefined;
+  /**
+   * The app raised while no Response is out: before the status is final
+   * the error is the answer; once it is (`held`), what was written goes out
+   * and the body breaks off, as wsgiref sends it.
+   */
+  #failBefore(error: unknown, what: string): Response {
+    this.#resultPhase = "exhausted";
+    if (this.#phase === "pending") return this.#errorAnswer(error, what);
+    const response = this.#openStream();
+    this.#breakOff(error, what);
+    return response;
+  }
+
+  /** Why a returned value is not an iterable of chunks, if it is not. */
+  #unusable(result: unknown): TypeError | undefined {
+    if (result === undefined) {
+      return new TypeError(
+        "Cannot use the application's result undefined: the app returned nothing; return an iterable of Uint8Array chunks, such as [body]",
+      );
+    }
     if (typeof result !== "object" || result === null) {
-      invalid = new TypeError(
+      return new TypeError(
         `Cannot use the application's result ${
           show(result)
         }: expected an iterable of Uint8Array chunks`,
       );
-    } else if (result instanceof Uint8Array) {
-      invalid = new TypeError(
+    }
+    if (result instanceof Response) {
+      return new TypeError(
+        "Cannot use a Response as the application's result: a tsgi app calls startResponse() and returns Uint8Array chunks; to serve a Fetch handler, wrap it with fromFetchHandler(handler)",
+      );
+    }
+    if (result instanceof Uint8Array) {
+      return new TypeError(
         `Cannot use a ${result.constructor.name} as the application's result: return [body], an iterable of chunks`,
       );
-    } else {
-      this.#result = result;
-      if (Array.isArray(result)) {
-        if (!this.#committed) return this.#fromArray(result);
-      } else if (result instanceof FileWrapper && !this.#committed) {
-        const fast = this.#fromFile(result);
-        if (fast !== undefined) return fast;
-      }
+    }
+    return undefined;
+  }
+
+  /** Starts iterating the result; the error that prevents it, if any. */
+  #iterate(result: AppIterable): unknown {
+    let iterator: AnyIterator | undefined;
+    try {
       const asyncFactory = (result as AsyncIterable<Uint8Array>)[
         Symbol.asyncIterator
       ];
-      try {
-        if (typeof asyncFactory === "function") {
-          iterator = asyncFactory.call(result);
-        } else {
-          const factory = (result as Iterable<Uint8Array>)[Symbol.iterator];
-          if (typeof factory === "function") iterator = factory.call(result);
-        }
-      } catch (error) {
-        return this.#fail(error, "the application's result raised");
+      if (typeof asyncFactory === "function") {
+        iterator = asyncFactory.call(result);
+      } else {
+        const factory = (result as Iterable<Uint8Array>)[Symbol.iterator];
+        if (typeof factory === "function") iterator = factory.call(result);
       }
-      if (iterator === undefined || typeof iterator.next !== "function") {
-        invalid = new TypeError(
-          `Cannot use the application's result ${
-            show(result)
-          }: expected an iterable of Uint8Array chunks`,
-        );
-      }
+    } catch (error) {
+      return error;
     }
-    if (invalid !== undefined) {
-      return this.#fail(invalid, "the application returned no iterable");
+    if (iterator === undefined || typeof iterator.next !== "function") {
+      return new TypeError(
+        `Cannot use the application's result ${
+          show(result)
+        }: expected an iterable of Uint8Array chunks`,
+      );
     }
     this.#iterator = iterator;
-    if (this.#committed) {
-      // Headers went out with an earlier write(); the result continues it.
-      if (this.#discard || this.#ended) this.#closeResult();
-      else this.#wake?.(false);
-      return undefined;
-    }
-    if (this.#written !== undefined) return this.#commit();
-    return this.#pumpFirst();
+    this.#resultPhase = "iterating";
+    return undefined;
   }
 
-  /** Nothing sent yet; a failure becomes the response, else the stream errors. */
-  #fail(error: unknown, what: string): Response | undefined {
-    if (this.#committed) {
-      this.#abort(error, what);
-      return undefined;
+  /** The app returned and no Response is out: the answer. */
+  #answer(result: AppIterable): Response | Promise<Response> {
+    this.#resultPhase = "exhausted";
+    const unusable = this.#unusable(result);
+    if (unusable !== undefined) {
+      return this.#failBefore(unusable, "the application returned no iterable");
     }
-    this.#committed = true;
-    this.#discard = true;
-    const tooLarge = (error as Record<symbol, unknown>)?.[BODY_TOO_LARGE] ===
-      true;
-    const broken = (error as Record<symbol, unknown>)?.[BODY_BROKEN] === true;
-    if (broken) this.#log(`bad request: ${(error as Error).message}`);
-    else if (tooLarge) {
-      this.#log("request body larger than maxBodySize, answered 413");
-    } else this.#log(what, error);
-    this.#closeResult();
+    this.#result = result;
+    if (Array.isArray(result)) return this.#fromArray(result);
+    if (result instanceof FileWrapper && this.#phase === "pending") {
+      const fast = this.#fromFile(result);
+      if (fast !== undefined) return fast;
+    }
+    const error = this.#iterate(result);
+    if (error !== undefined) {
+      return this.#failBefore(error, "the application's result raised");
+    }
+    return this.#phase === "pending" ? this.#pumpFirst() : this.#openStream();
+  }
+
+  /**
+   * An async app returned after its write() sent the headers: the result
+   * continues the body, or is closed when the response is already over.
+   */
+  #continue(result: AppIterable): void {
+    this.#resultPhase = "exhausted";
+    const unusable = this.#unusable(result);
+    if (unusable !== undefined) {
+      return this.#breakOff(unusable, "the application returned no iterable");
+    }
+    this.#result = result;
+    const error = this.#iterate(result);
+    if (error !== undefined) {
+      return this.#breakOff(error, "the application's result raised");
+    }
+    if (this.#phase === "streaming") this.#wake?.(false);
+    else this.#closeResult();
+  }
+
+  /** Answers with an error of the gateway's own; nothing was final yet. */
+  #errorAnswer(error: unknown, what: string): Response {
+    this.#phase = "discarding";
+    const marks = error as Record<symbol, unknown> | null | undefined;
     const head = this.#head;
-    if (broken) return errorResponse(400, { head });
-    if (tooLarge) return errorResponse(413, { head });
-    return errorResponse(500, { head, error, debug: this.#ctx.debug });
+    let response: Response;
+    if (marks?.[BODY_BROKEN] === true) {
+      this.#log(`bad request: ${(error as Error).message}`);
+      response = errorResponse(400, { head });
+    } else if (marks?.[BODY_TOO_LARGE] === true) {
+      this.#log("request body larger than maxBodySize, answered 413");
+      response = errorResponse(413, { head });
+    } else {
+      this.#log(what, error);
+      response = errorResponse(500, { head, error, debug: this.#ctx.debug });
+    }
+    this.#closeResult();
+    return response;
   }
 
-  /** Whether the stored status and headers can be sent; the error if not. */
+  /** Why the status and headers cannot be sent, if they cannot. */
   #headerProblem(): unknown {
     if (!this.#started) {
       return new Error(
-        "Cannot send a response: the application never called start_response()",
+        "Cannot send a response: the application never called startResponse()",
       );
     }
     return this.#headerError;
   }
 
+  #hold(chunk: Uint8Array): void {
+    (this.#held ??= []).push(chunk);
+    this.#heldBytes += chunk.length;
+  }
+
   #fromArray(chunks: unknown[]): Response {
-    let total = this.#writtenBytes;
+    let total = this.#heldBytes;
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i];
       if (!(chunk instanceof Uint8Array)) {
-        return this.#fail(
+        return this.#failBefore(
           new TypeError(
-            `Cannot send chunk ${i} of the result, ${
-              show(chunk)
-            }: body chunks must be Uint8Array`,
+            `Cannot send chunk ${i} of the result, ${notAChunk(chunk)}`,
           ),
           "the application returned a bad chunk",
-        )!;
+        );
       }
       total += chunk.length;
     }
-    this.#iteratorDone = true;
-    const parts = this.#written === undefined
+    const parts = this.#held === undefined
       ? chunks as Uint8Array[]
-      : [...this.#written, ...chunks as Uint8Array[]];
-    return this.#finishKnown(parts, total);
+      : [...this.#held, ...chunks as Uint8Array[]];
+    return this.#sendWhole(parts, total);
   }
 
-  /** The whole body is known and nothing is sent yet. */
-  #finishKnown(parts: Uint8Array[], total: number): Response {
+  /** The whole body is known and no Response is out yet. */
+  #sendWhole(parts: Uint8Array[], total: number): Response {
     const problem = this.#headerProblem();
-    if (problem !== undefined) return this.#fail(problem, "bad response")!;
-    this.#committed = true;
-    this.#ended = true;
+    if (problem !== undefined) {
+      return this.#errorAnswer(problem, "bad response");
+    }
     const code = this.#status!.code;
     const cl = this.#contentLength;
     if (this.#head || isBodiless(code)) {
-      this.#discard = true;
+      this.#phase = "discarding";
       this.#closeResult();
       if (this.#head && cl === -1 && !isBodiless(code)) {
         // Say what a GET would have sent (RFC 9110 §9.3.2).
@@ -428,23 +448,25 @@ export class Exchange {
       }
       return this.#respond(
         null,
-        isBodiless(code) ? this.#withoutLength() : undefined,
+        isBodiless(code) && cl !== -1
+          ? withoutLength(this.#headers!)
+          : undefined,
       );
     }
-    if (cl >= 0 && total !== cl) {
-      if (total < cl) {
-        // The whole body is known and nothing is sent: a clean 500 is
-        // better than headers that promise bytes that never come, which
-        // only a reset could mark as broken and not every runtime resets.
-        this.#committed = false;
-        this.#ended = false;
-        return this.#fail(
-          new Error(
-            `Cannot send the response: Content-Length is ${cl} but the application's body has ${total} bytes`,
-          ),
-          "too few bytes",
-        )!;
-      }
+    if (cl >= 0 && total < cl) {
+      // Nothing is sent: a clean 500 is better than headers that promise
+      // bytes that never come, which only a reset could mark as broken and
+      // not every runtime resets.
+      this.#phase = "pending";
+      return this.#errorAnswer(
+        new Error(
+          `Cannot send the response: Content-Length is ${cl} but the application's body has ${total} bytes`,
+        ),
+        "too few bytes",
+      );
+    }
+    this.#phase = "ended";
+    if (cl >= 0 && total > cl) {
       this.#log(
         `too many bytes: Content-Length ${cl}, the application sent ${total}; the rest was dropped`,
       );
@@ -466,42 +488,19 @@ export class Exchange {
       : concat(parts, total);
     this.#closeResult();
     const response = this.#respond(
-      bytes !== null && total <= TEXT_LIMIT ? this.#asText(bytes) : bytes,
+      bytes !== null && total <= this.#ctx.textLimit
+        ? textBody(bytes, this.#headers!)
+        : bytes,
     );
     // Deno, Bun and workerd send a byte body with its length themselves; a
     // second header would cost more than the rest of the exchange on Deno.
-    // A server that sees only the Response (node:http, the access log)
-    // finds the length here instead of reading the body to count it.
-    if (this.#contentLength === -1) {
-      (response as unknown as Record<symbol, number>)[KNOWN_LENGTH] = total;
-    }
+    if (cl === -1) markKnownLength(response, total);
     return response;
-  }
-
-  /**
-   * The headers without Content-Length, for a status that has no content
-   * (RFC 9110 §8.6, §15.3.5): a runtime that passes the app's header on
-   * would announce a body that never comes.
-   */
-  #withoutLength(): Header[] | undefined {
-    if (this.#contentLength === -1) return undefined;
-    return this.#headers!.filter(([name]) =>
-      name.length !== 14 || name.toLowerCase() !== "content-length"
-    );
-  }
-
-  /** The headers with the body's length added when the app gave none. */
-  #withLength(length: number): Header[] | undefined {
-    return this.#contentLength === -1
-      ? [...this.#headers!, ["content-length", String(length)]]
-      : undefined;
   }
 
   /** file_wrapper's fast path: the Blob or stream becomes the body as it is. */
   #fromFile(wrapper: FileWrapper): Response | undefined {
-    if (this.#written !== undefined || this.#headerProblem() !== undefined) {
-      return undefined;
-    }
+    if (this.#headerProblem() !== undefined) return undefined;
     const code = this.#status!.code;
     if (this.#head || isBodiless(code)) return undefined;
     const cl = this.#contentLength;
@@ -509,9 +508,7 @@ export class Exchange {
     if (source instanceof Blob) {
       if (cl > source.size) return undefined; // too few bytes: the slow path reports it
       wrapper.handOff();
-      this.#committed = true;
-      this.#ended = true;
-      this.#iteratorDone = true;
+      this.#phase = "ended";
       if (cl !== -1 && cl < source.size) {
         this.#log(
           `too many bytes: Content-Length ${cl}, the file has ${source.size}; the rest was dropped`,
@@ -519,49 +516,41 @@ export class Exchange {
       }
       this.#closeResult();
       return cl === -1
-        ? this.#respond(source, this.#withLength(source.size))
+        ? this.#respond(source, [
+          ...this.#headers!,
+          ["content-length", String(source.size)],
+        ])
         : this.#respond(source.slice(0, cl));
     }
     if (source instanceof ReadableStream && cl === -1) {
       wrapper.handOff();
-      this.#committed = true;
-      this.#ended = true;
-      this.#iteratorDone = true;
+      this.#phase = "ended";
       this.#closeResult();
       return this.#respond(source);
     }
     return undefined;
   }
 
-  /** Pulls until the first non-empty chunk, which sends the headers. */
+  /**
+   * Pulls until the first non-empty chunk, which sends the headers. One
+   * loop for sync and async iterators: an async step is awaited by going
+   * round again from its `then`.
+   */
   #pumpFirst(): Response | Promise<Response> {
     const iterator = this.#iterator!;
-    if (this.#result !== undefined && Symbol.asyncIterator in this.#result) {
-      return this.#pumpFirstAsync(iterator as AsyncIterator<Uint8Array>);
-    }
     for (;;) {
-      let step: IteratorResult<Uint8Array>;
+      let step: Step | Promise<Step>;
       try {
-        step = (iterator as Iterator<Uint8Array>).next();
+        step = iterator.next();
       } catch (error) {
-        this.#iteratorDone = true;
-        return this.#fail(error, "the application's iterable raised")!;
+        return this.#failBefore(error, "the application's iterable raised");
       }
-      const response = this.#first(step);
-      if (response !== undefined) return response;
-    }
-  }
-
-  async #pumpFirstAsync(
-    iterator: AsyncIterator<Uint8Array>,
-  ): Promise<Response> {
-    for (;;) {
-      let step: IteratorResult<Uint8Array>;
-      try {
-        step = await iterator.next();
-      } catch (error) {
-        this.#iteratorDone = true;
-        return this.#fail(error, "the application's iterable raised")!;
+      if (isThenable(step)) {
+        return step.then(
+          (value) => this.#first(value) ?? this.#pumpFirst(),
+          (error) =>
+            this.#failBefore(error, "the application's iterable raised"),
+        );
       }
       const response = this.#first(step);
       if (response !== undefined) return response;
@@ -569,45 +558,48 @@ export class Exchange {
   }
 
   /** One step before the headers are sent: a Response, or undefined to go on. */
-  #first(step: IteratorResult<Uint8Array>): Response | undefined {
+  #first(step: Step): Response | undefined {
     if (step.done) {
-      this.#iteratorDone = true;
-      return this.#finishKnown(this.#written ?? [], this.#writtenBytes);
+      this.#resultPhase = "exhausted";
+      return this.#sendWhole(this.#held ?? [], this.#heldBytes);
     }
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
-      return this.#fail(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+      return this.#failBefore(
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
     }
     if (chunk.length === 0) return undefined;
-    (this.#written ??= []).push(chunk);
-    this.#writtenBytes += chunk.length;
-    return this.#commit();
+    this.#hold(chunk);
+    return this.#openStream();
   }
 
   /** Sends the headers with a streamed body that starts with what is held. */
-  #commit(): Response {
+  #openStream(): Response {
     const problem = this.#headerProblem();
-    if (problem !== undefined) return this.#fail(problem, "bad response")!;
-    this.#committed = true;
-    const held = this.#written ?? [];
-    this.#written = undefined;
-    if (this.#head || isBodiless(this.#status!.code)) {
-      this.#discard = true;
+    if (problem !== undefined) {
+      this.#phase = "pending";
+      return this.#errorAnswer(problem, "bad response");
+    }
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    const code = this.#status!.code;
+    if (this.#head || isBodiless(code)) {
+      this.#phase = "discarding";
       this.#closeResult();
-      // A null body makes runtimes announce "Content-Length: 0"; for HEAD
-      // of a body of unknown length an empty stream says nothing instead.
+      // For HEAD of a body of unknown length, an empty stream that says
+      // nothing of its length (see emptyStream).
       const unknownLength = this.#head && this.#contentLength === -1 &&
-        !isBodiless(this.#status!.code);
+        !isBodiless(code);
       return this.#respond(
         unknownLength ? emptyStream() : null,
-        isBodiless(this.#status!.code) ? this.#withoutLength() : undefined,
+        isBodiless(code) && this.#contentLength !== -1
+          ? withoutLength(this.#headers!)
+          : undefined,
       );
     }
+    this.#phase = "streaming";
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -617,8 +609,7 @@ export class Exchange {
       },
       pull: () => this.#pull(),
       cancel: () => {
-        this.#cancelled = true;
-        this.#ended = true;
+        if (this.#phase === "streaming") this.#phase = "cancelled";
         this.#wake?.(false);
         // An app awaiting write() must get control back to return (its next
         // write() throws), or it would hang and never be closed. Resolved,
@@ -628,25 +619,6 @@ export class Exchange {
       },
     }, { highWaterMark: 0 });
     return this.#respond(stream);
-  }
-
-  /**
-   * A small text body as a string, which Deno sends as it is where it
-   * copies bytes first (see TEXT_LIMIT). Only valid UTF-8 is turned into a
-   * string, so the bytes on the wire stay the app's, and only under the
-   * app's own Content-Type, which keeps the runtime from adding
-   * `text/plain`.
-   */
-  #asText(bytes: Uint8Array): Uint8Array | string {
-    const headers = this.#headers!;
-    for (let i = 0; i < headers.length; i++) {
-      const name = headers[i][0];
-      if (name.length !== 12 || name.toLowerCase() !== "content-type") continue;
-      if (!TEXTUAL.test(headers[i][1])) return bytes;
-      const text = utf8.decode(bytes);
-      return text.includes("\uFFFD") ? bytes : text;
-    }
-    return bytes;
   }
 
   #respond(body: BodyInit | Uint8Array | null, headers?: Header[]): Response {
@@ -664,7 +636,7 @@ export class Exchange {
       );
     } catch (error) {
       // The runtime refused something the checks let through.
-      this.#discard = true;
+      this.#phase = "discarding";
       this.#log("the runtime refused the response", error);
       this.#closeResult();
       return errorResponse(500, {
@@ -704,10 +676,13 @@ export class Exchange {
 
   #pull(): Promise<void> | void {
     this.#releaseWriters();
-    if (this.#ended) return;
+    if (this.#brokenBy !== undefined) {
+      return this.#controller!.error(this.#brokenBy);
+    }
+    if (this.#phase !== "streaming") return;
     const iterator = this.#iterator;
     if (iterator === undefined) {
-      if (this.#appDone) return this.#end();
+      if (this.#resultPhase !== "running") return this.#end();
       // An async app that committed by write() is still running. A pull
       // that settles without enqueuing is not called again for the same
       // read (WHATWG Streams), so when woken by anything but a write, pull
@@ -719,48 +694,42 @@ export class Exchange {
         };
       }).then((filled) => filled ? undefined : this.#pull());
     }
-    if (this.#result !== undefined && Symbol.asyncIterator in this.#result) {
-      return this.#pullAsync(iterator as AsyncIterator<Uint8Array>);
-    }
     for (;;) {
-      let step: IteratorResult<Uint8Array>;
+      let step: Step | Promise<Step>;
       try {
-        step = (iterator as Iterator<Uint8Array>).next();
+        step = iterator.next();
       } catch (error) {
-        this.#iteratorDone = true;
-        return this.#abort(error, "the application's iterable raised");
+        this.#resultPhase = "exhausted";
+        return this.#breakOff(error, "the application's iterable raised");
       }
-      if (!this.#step(step)) return;
-    }
-  }
-
-  async #pullAsync(iterator: AsyncIterator<Uint8Array>): Promise<void> {
-    for (;;) {
-      let step: IteratorResult<Uint8Array>;
-      try {
-        step = await iterator.next();
-      } catch (error) {
-        this.#iteratorDone = true;
-        return this.#abort(error, "the application's iterable raised");
+      if (isThenable(step)) {
+        return step.then(
+          (value) => {
+            if (this.#phase === "streaming" && this.#step(value)) {
+              return this.#pull();
+            }
+          },
+          (error) => {
+            this.#resultPhase = "exhausted";
+            this.#breakOff(error, "the application's iterable raised");
+          },
+        );
       }
-      if (this.#ended) return;
       if (!this.#step(step)) return;
     }
   }
 
   /** One step while streaming; true to pull again at once (empty chunk). */
-  #step(step: IteratorResult<Uint8Array>): boolean {
+  #step(step: Step): boolean {
     if (step.done) {
-      this.#iteratorDone = true;
+      this.#resultPhase = "exhausted";
       this.#end();
       return false;
     }
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
-      this.#abort(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+      this.#breakOff(
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
       return false;
@@ -772,12 +741,12 @@ export class Exchange {
 
   /** The body is over: close the stream, or break it when it came up short. */
   #end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
+    if (this.#phase !== "streaming") return;
+    this.#phase = "ended";
     const cl = this.#contentLength;
     if (cl >= 0 && this.#sent < cl) {
       this.#log(`too few bytes: Content-Length ${cl}, sent ${this.#sent}`);
-      this.#controller!.error(
+      this.#error(
         new Error(
           `Cannot complete the response: Content-Length is ${cl} but the application sent ${this.#sent} bytes`,
         ),
@@ -789,36 +758,46 @@ export class Exchange {
     this.#closeResult();
   }
 
-  /** An error after the headers went out: the stream errors. */
-  #abort(error: unknown, what: string): void {
-    if (this.#ended) {
-      if (!this.#cancelled) this.#log(what, error);
+  /**
+   * Errors the body stream, after the chunks already queued are read: an
+   * error discards a stream's queue, and what was written must reach the
+   * client before the break.
+   */
+  #error(error: unknown): void {
+    const controller = this.#controller!;
+    if ((controller.desiredSize ?? 0) < 0) this.#brokenBy = error;
+    else controller.error(error);
+  }
+
+  /** An error after the status went out: the body breaks off. */
+  #breakOff(error: unknown, what: string): void {
+    if (this.#phase !== "streaming") {
+      if (this.#phase !== "cancelled") this.#log(what, error);
       return this.#closeResult();
     }
-    this.#ended = true;
+    this.#phase = "ended";
     this.#log(`${what} after the response started`, error);
-    this.#controller?.error(error);
+    this.#error(error);
     this.#wake?.(false);
     this.#releaseWriters();
     this.#closeResult();
   }
 
-  /** Ends the app's iteration and calls its close(), exactly once. */
+  /**
+   * Ends the app's iteration and calls its close(), exactly once. While the
+   * app is still running (an async app that wrote) it waits: #continue closes
+   * the result the app returns once the response is over.
+   */
   #closeResult(): void {
-    if (this.#closed) return;
-    const result = this.#result;
-    const iterator = this.#iterator;
-    if (result === undefined && iterator === undefined) {
-      // The app has not returned yet (write-based); closed when it does.
-      if (!this.#appDone) return;
-    }
-    this.#closed = true;
+    const was = this.#resultPhase;
+    if (was === "closed" || was === "running") return;
+    this.#resultPhase = "closed";
     this.#ctx.finish?.();
+    const result = this.#result;
     let pending: unknown;
-    if (iterator !== undefined && !this.#iteratorDone) {
-      this.#iteratorDone = true;
+    if (was === "iterating") {
       try {
-        pending = iterator.return?.();
+        pending = this.#iterator!.return?.();
       } catch (error) {
         this.#log("the application's iterable raised on return()", error);
       }
@@ -843,4 +822,17 @@ export class Exchange {
       close();
     }
   }
+}
+
+/** The rest of the message for a body chunk that is not a Uint8Array. */
+function notAChunk(chunk: unknown): string {
+  if (isThenable(chunk)) {
+    return "a Promise: body chunks must be Uint8Array; did you forget await?";
+  }
+  if (typeof chunk === "string") {
+    return `${
+      show(chunk)
+    }: body chunks must be Uint8Array; encode text with new TextEncoder().encode(text)`;
+  }
+  return `${show(chunk)}: body chunks must be Uint8Array`;
 }

@@ -96,3 +96,15 @@ export function rawTargetOf(args: readonly unknown[]): string | undefined {
   const first = args[0];
   return isConnectionInfo(first) ? first.target : undefined;
 }
+
+/**
+ * The largest whole body to hand the runtime as a string: Deno copies a
+ * byte body into its Response and takes a string as it is, where Bun,
+ * workerd and undici take bytes as they are (undici encodes a string
+ * besides). Measured, not assumed: see BENCHMARKS.md. Deno's handler info
+ * is told from the one tsgi's Node server passes by its `completed`.
+ */
+export function textLimitOf(args: readonly unknown[]): number {
+  const first = args[0];
+  return isConnectionInfo(first) && "completed" in first ? 4096 : -1;
+}

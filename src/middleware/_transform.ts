@@ -92,7 +92,7 @@ class Exchange {
   readonly startResponse: StartResponse = (status, headers, excInfo) => {
     if (excInfo === undefined && this.#status !== undefined) {
       throw new Error(
-        `Cannot call start_response() a second time without exc_info: the status is already ${
+        `Cannot call startResponse() a second time without excInfo: the status is already ${
           JSON.stringify(this.#status)
         }`,
       );
@@ -125,7 +125,7 @@ class Exchange {
   #start(length: number): void {
     if (this.#started) return;
     if (this.#status === undefined) {
-      throw new Error("Cannot write(): call start_response() first");
+      throw new Error("Cannot write(): call startResponse() first");
     }
     this.#started = true;
     const plan = this.#planner(

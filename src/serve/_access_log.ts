@@ -3,7 +3,7 @@
 //   127.0.0.1 - - [21/Nov/2026 20:48:03] "GET / HTTP/1.1" 200 11
 // written once the body has been sent (or when its length is known).
 
-import { knownLength } from "../gateway/_exchange.ts";
+import { knownLength } from "../gateway/_response.ts";
 import type { FetchHandler } from "../types.ts";
 
 const MONTHS = [
@@ -88,8 +88,14 @@ interface BunServerLike {
   requestIP(request: Request): { address: string } | null;
 }
 
+/**
+ * Peers read before a WebSocket upgrade: Deno's info refuses to tell the
+ * address once the request is upgraded.
+ */
+export const upgradePeers: WeakMap<Request, string> = new WeakMap();
+
 /** The peer's address from Deno's (or tsgi's Node) info, or Bun's server. */
-function peerOf(request: Request, args: readonly unknown[]): string {
+export function peerOf(request: Request, args: readonly unknown[]): string {
   const first = args[0] as PeerInfoLike & Partial<BunServerLike> | undefined;
   if (first?.remoteAddr?.hostname !== undefined) {
     return first.remoteAddr.hostname;
@@ -213,7 +219,7 @@ export function withAccessLog(
     start: number,
   ) => {
     try {
-      const remoteAddr = peerOf(request, args);
+      const remoteAddr = upgradePeers.get(request) ?? peerOf(request, args);
       const target = targetOf(request.url);
       const now = Date.now();
       sink(
@@ -235,6 +241,17 @@ export function withAccessLog(
       // A failing log sink must not fail the request.
     }
   };
+  // A WebSocket upgrade the runtime answers itself (Bun, tsgi's Node
+  // server): the handler returns nothing, which must stay nothing.
+  const upgraded = (
+    request: Request,
+    args: readonly unknown[],
+    nothing: undefined,
+    start: number,
+  ): Response => {
+    log(request, args, 101, "-", start);
+    return nothing as unknown as Response;
+  };
   const finish = (
     request: Request,
     args: readonly unknown[],
@@ -243,7 +260,8 @@ export function withAccessLog(
   ): Response => {
     const status = response.status;
     if (
-      request.method === "HEAD" || status === 204 || status === 304
+      request.method === "HEAD" || status === 204 || status === 304 ||
+      status === 101
     ) {
       log(request, args, status, "-", start);
       return response;
@@ -285,6 +303,12 @@ export function withAccessLog(
     const result = handler(request, ...args);
     return result instanceof Response
       ? finish(request, args, result, start)
-      : result.then((response) => finish(request, args, response, start));
+      : result === undefined
+      ? upgraded(request, args, result, start)
+      : result.then((response) =>
+        response === undefined
+          ? upgraded(request, args, response, start)
+          : finish(request, args, response, start)
+      );
   };
 }

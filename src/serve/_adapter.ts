@@ -2,7 +2,7 @@
 // per runtime (_deno.ts, _bun.ts, _node.ts), each
 // exporting `listen`. serve() loads only the one the runtime needs.
 
-import type { FetchHandler } from "../types.ts";
+import type { FetchHandler, WebSocketRuntime } from "../types.ts";
 
 /** A certificate chain and its private key, both PEM. */
 export interface TlsFiles {
@@ -61,6 +61,8 @@ export interface Listener {
 /** An adapter module. */
 export interface Adapter {
   listen(options: ListenOptions): Promise<Listener>;
+  /** How this runtime upgrades a request to a WebSocket. */
+  websocket?: WebSocketRuntime;
 }
 
 /** `http://host:port` for a listening address, an IPv6 host in brackets. */

@@ -3,6 +3,9 @@
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import type { FetchHandler } from "../types.ts";
+import { bunHandlers } from "./_bun_websocket.ts";
+
+export { websocket } from "./_bun_websocket.ts";
 
 interface BunServer {
   readonly hostname?: string;
@@ -21,6 +24,7 @@ interface BunLike {
     fetch: FetchHandler;
     maxRequestBodySize: number;
     development: boolean;
+    websocket: ReturnType<typeof bunHandlers>;
   }): BunServer;
 }
 
@@ -31,6 +35,7 @@ const MAX_IDLE = 255;
 export function listen(options: ListenOptions): Promise<Listener> {
   const bun = (globalThis as unknown as { Bun: BunLike }).Bun;
   const idle = options.idleTimeout;
+  const websocket = bunHandlers();
   const server = bun.serve({
     ...(options.path === undefined
       ? {
@@ -51,6 +56,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Errors are the gateway's to answer, never Bun's debug page.
     development: false,
+    websocket,
   });
   let resolve!: () => void;
   const finished = new Promise<void>((r) => resolve = r);
@@ -64,6 +70,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
     // Bun removes a Unix socket file itself.
     shutdown() {
       const stopped = server.stop();
+      websocket.goingAway();
       stopped.then(resolve, resolve);
       return stopped;
     },

@@ -1,7 +1,9 @@
-// A per-request deadline around a Fetch handler, outside the gateway: the
-// request the gateway sees carries a signal that aborts when the deadline
-// passes (or the client leaves), so the app finds it in environ as
-// `tsgi.signal` and as `environ["tsgi.request"].signal`. A response not
+// A per-request deadline around a Fetch handler, outside the gateway: each
+// request gets a signal that aborts when the deadline passes (or the client
+// leaves), which the app finds in environ as `tsgi.signal`. The request
+// itself is handed on untouched: a copy would go through the URL parser
+// again (turning a backslash into a slash on Deno) and could no longer be
+// upgraded to a WebSocket. A response not
 // begun by then is answered 504 here; a body still streaming is cut, which
 // the runtime turns into a reset connection, so the client never takes the
 // part for the whole. Other requests are untouched.
@@ -13,6 +15,9 @@ import type { App, FetchHandler } from "../types.ts";
 const KNOWN_LENGTH = Symbol.for("tsgi.knownLength");
 
 const encoder = new TextEncoder();
+
+// Each request's deadline signal, for withSignal to put in its environ.
+const signals = new WeakMap<Request, AbortSignal>();
 
 /**
  * Told of a request that ran past its deadline, and whether any of its
@@ -118,30 +123,21 @@ export function withDeadline(
       deadline.abort(reason);
       fire(reason);
     }, ms);
-    let inner: Request;
-    try {
-      // Deno's info says when the client left through `completed`; its
-      // request.signal warns on first use (it also aborts after success).
-      const completed = (args[0] as { completed?: Promise<void> } | undefined)
-        ?.completed;
-      if (completed instanceof Promise) {
-        completed.catch((error) => {
-          if (!deadline.signal.aborted) deadline.abort(error);
-        });
-      }
-      inner = new Request(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        duplex: "half",
-        signal: completed instanceof Promise
-          ? deadline.signal
-          : AbortSignal.any([request.signal, deadline.signal]),
-      } as RequestInit);
-    } catch {
-      finish();
-      return handler(request, ...args);
+    // Deno's info says when the client left through `completed`; its
+    // request.signal warns on first use (it also aborts after success).
+    const completed = (args[0] as { completed?: Promise<void> } | undefined)
+      ?.completed;
+    if (completed instanceof Promise) {
+      completed.catch((error) => {
+        if (!deadline.signal.aborted) deadline.abort(error);
+      });
     }
+    signals.set(
+      request,
+      completed instanceof Promise
+        ? deadline.signal
+        : AbortSignal.any([request.signal, deadline.signal]),
+    );
     const wrap = (response: Response): Response => {
       const body = response.body;
       if (body === null || finished) {
@@ -164,15 +160,24 @@ export function withDeadline(
     };
     let result: Response | Promise<Response>;
     try {
-      result = handler(inner, ...args);
+      result = handler(request, ...args);
     } catch (error) {
       finish();
       throw error;
     }
     if (result instanceof Response) return wrap(result);
+    // A WebSocket the runtime answers itself: no response to time.
+    if (result === undefined) {
+      finish();
+      return result;
+    }
     let answered = false;
     return Promise.race([
       result.then((response) => {
+        if (response === undefined) {
+          finish();
+          return response;
+        }
         if (answered) {
           // Too late: the client has its 504. Cancelling runs close().
           response.body?.cancel().catch(() => {});
@@ -201,7 +206,9 @@ export function withDeadline(
 export function withSignal(app: App): App {
   return function signalledApp(environ, startResponse) {
     const request = environ["tsgi.request"] as Request | undefined;
-    if (request !== undefined) environ["tsgi.signal"] = request.signal;
+    if (request !== undefined) {
+      environ["tsgi.signal"] = signals.get(request) ?? request.signal;
+    }
     return app(environ, startResponse);
   };
 }

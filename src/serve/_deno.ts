@@ -4,6 +4,8 @@
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import type { FetchHandler } from "../types.ts";
 
+export { denoWebSocket as websocket } from "./_deno_websocket.ts";
+
 interface DenoHttpServer {
   readonly addr: { hostname?: string; port?: number; path?: string };
   readonly finished: Promise<void>;

@@ -4,8 +4,11 @@
 // node:http's shapes are declared here, so the sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
-import { KNOWN_LENGTH, knownLength } from "../gateway/_exchange.ts";
+import { KNOWN_LENGTH, knownLength } from "../gateway/_response.ts";
 import { isThenable } from "../gateway/_values.ts";
+import { loadWs, type NodeDuplex, NodeUpgrade } from "./_node_websocket.ts";
+
+export { websocket } from "./_node_websocket.ts";
 
 interface NodeSocket {
   /** A TLS socket: the protocol ALPN chose (`"h2"`, `"http/1.1"`, false). */
@@ -60,19 +63,27 @@ interface NodeServer {
   listen(path: string, callback: () => void): unknown;
   keepAliveTimeout: number;
   closeAllConnections?(): void;
+  closeIdleConnections?(): void;
   /** node:https only: the certificate for new connections. */
   setSecureContext?(options: { cert: string; key: string }): void;
-  on(event: "checkContinue", listener: RequestListener): unknown;
-  address(): { address: string; port: number } | string | null;
-  close(): unknown;
-  closeIdleConnections?(): void;
   /** node:http2: the idle timeout of sessions. */
   setTimeout?(ms: number): unknown;
+  on(
+    event: "upgrade",
+    listener: (
+      req: IncomingMessage,
+      socket: NodeDuplex,
+      head: Uint8Array,
+    ) => void,
+  ): unknown;
+  on(event: "checkContinue", listener: RequestListener): unknown;
   on(event: "session", listener: (session: NodeSession) => void): unknown;
   on(
     event: "secureConnection",
     listener: (socket: NodeSocket) => void,
   ): unknown;
+  address(): { address: string; port: number } | string | null;
+  close(): unknown;
   once(event: "close", listener: () => void): unknown;
   once(event: "error", listener: (error: Error) => void): unknown;
   off(event: "error", listener: (error: Error) => void): unknown;
@@ -80,6 +91,7 @@ interface NodeServer {
 
 interface NodeHttp {
   createServer(listener: RequestListener): NodeServer;
+  readonly STATUS_CODES: Record<number, string | undefined>;
 }
 
 interface NodeHttps {
@@ -107,12 +119,6 @@ interface NodeFs {
   unlinkSync(path: string): void;
 }
 
-// Held in variables so tsc and bundlers (a Worker that imports mod.ts)
-// leave them alone: they are loaded only when serve() runs on Node.
-const NODE_HTTP: string = "node:http";
-const NODE_HTTPS: string = "node:https";
-const NODE_HTTP2: string = "node:http2";
-
 // RST_STREAM's INTERNAL_ERROR: a stream cut short, the connection spared.
 const H2_INTERNAL_ERROR = 2;
 
@@ -129,7 +135,15 @@ const H2_FORBIDDEN = new Set([
 function isH2(res: ServerResponse): boolean {
   return res.stream !== undefined;
 }
-const NODE_FS: string = "node:fs";
+
+// Not import("node:http"): a bundler (a Worker that imports mod.ts) or the
+// publish-time analysis would see it. Loaded only when serve() runs on Node.
+function builtin<T>(id: string): T {
+  const { process } = globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  };
+  return process.getBuiltinModule(id) as T;
+}
 
 // How much of the request body may wait in memory before the socket is
 // paused: the app reads it as a stream.
@@ -408,17 +422,85 @@ function send(
   else pump(body, knownLength(response), res, exchange);
 }
 
+/** Where the upgrader rides on the info object the handler gets. */
+const UPGRADER = "websocket";
+
+function isWebSocket(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return typeof upgrade === "string" && /\bwebsocket\b/i.test(upgrade);
+}
+
+function plainResponse(status: number, reason: string): Response {
+  return new Response(`${status} ${reason}\n`, {
+    status,
+    statusText: reason,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * Sends an HTTP answer on a connection node:http has handed over (an
+ * upgrade it did not take), then closes it: the body is streamed, its end
+ * marked by Content-Length when known, else by the close.
+ */
+async function writeRaw(
+  duplex: NodeDuplex,
+  response: Response,
+  head: boolean,
+  reasons: Record<number, string | undefined>,
+): Promise<void> {
+  const reason = response.statusText || reasons[response.status] || "Unknown";
+  const lines = [`HTTP/1.1 ${response.status} ${reason}`];
+  const flat = headersOf(response);
+  const known = (response as unknown as Record<symbol, number | undefined>)[
+    KNOWN_LENGTH
+  ];
+  if (known !== undefined) flat.push("content-length", `${known}`);
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== "connection") lines.push(`${flat[i]}: ${flat[i + 1]}`);
+  }
+  lines.push("connection: close");
+  duplex.write(encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+  const body = response.body;
+  if (body === null || head) {
+    body?.cancel().catch(() => {});
+    duplex.end();
+    return;
+  }
+  let gone = false;
+  duplex.once("close", () => gone = true);
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (step.done) break;
+      if (gone) {
+        await reader.cancel();
+        return;
+      }
+      if (!duplex.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          duplex.once("drain", resolve);
+          duplex.once("close", resolve);
+        });
+      }
+    }
+    duplex.end();
+  } catch {
+    duplex.destroy();
+  }
+}
+
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const tls = options.tls;
-  const http = tls === undefined
-    ? await import(NODE_HTTP) as NodeHttp
-    : undefined;
+  // Always loaded: its status phrases answer a refused upgrade.
+  const http = builtin<NodeHttp>("node:http");
   const h2 = tls !== undefined && options.http2 === true;
   const https = tls === undefined || h2
     ? undefined
-    : await import(NODE_HTTPS) as NodeHttps;
-  const http2 = h2 ? await import(NODE_HTTP2) as NodeHttp2 : undefined;
+    : builtin<NodeHttps>("node:https");
+  const http2 = h2 ? builtin<NodeHttp2>("node:http2") : undefined;
   // node:http2's server has no closeIdleConnections(): its HTTP/2 sessions
   // and its HTTP/1.1 connections (with the requests each has in flight)
   // are tracked here.
@@ -494,6 +576,93 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       send(response, res, exchange, closing);
     }
   };
+  // Open sockets, closed with 1001 by shutdown(): node:http's close() does
+  // not know connections it handed over.
+  const sockets = new Set<NodeUpgrade>();
+  const onUpgrade = async (
+    req: IncomingMessage,
+    duplex: NodeDuplex,
+    head: Uint8Array,
+  ): Promise<void> => {
+    duplex.on("error", () => {});
+    if (closing) {
+      duplex.destroy();
+      return;
+    }
+    const ws = isWebSocket(req) ? await loadWs() : undefined;
+    const upgrade = ws === undefined
+      ? undefined
+      : new NodeUpgrade(ws, req, duplex, head);
+    let request: Request | undefined;
+    try {
+      const target = req.url ?? "";
+      const headers = new Headers();
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        headers.append(raw[i], raw[i + 1]);
+      }
+      // An upgrade request with a body is not one tsgi takes.
+      if (
+        req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0" &&
+        !req.httpVersion.startsWith("0.")
+      ) {
+        request = new Request(base + (target.startsWith("/") ? target : "/"), {
+          method: req.method ?? "GET",
+          headers,
+        });
+      }
+    } catch {
+      // A URL, method or header the Fetch API refuses.
+    }
+    if (request === undefined) {
+      writeRaw(
+        duplex,
+        plainResponse(400, "Bad Request"),
+        false,
+        http.STATUS_CODES,
+      );
+      return;
+    }
+    const info = {
+      remoteAddr: {
+        hostname: duplex.remoteAddress,
+        port: duplex.remotePort,
+        transport: "tcp",
+      },
+      localAddr: duplex.localAddress === undefined
+        ? undefined
+        : { hostname: duplex.localAddress, port: duplex.localPort },
+      target: req.url,
+      [UPGRADER]: upgrade?.upgrade,
+    };
+    let response: Response | undefined;
+    try {
+      response = await options.handler("HTTP/" + req.httpVersion)(
+        request,
+        info,
+      );
+    } catch {
+      response = plainResponse(500, "Internal Server Error");
+    }
+    if (upgrade?.socket !== undefined) {
+      sockets.add(upgrade);
+      upgrade.socket.addEventListener("close", () => sockets.delete(upgrade));
+      if (response === undefined) upgrade.opened();
+      else {
+        // The app accepted, then failed: the 101 is already out.
+        response.body?.cancel().catch(() => {});
+        upgrade.socket.terminate();
+      }
+      return;
+    }
+    writeRaw(
+      duplex,
+      response ?? plainResponse(500, "Internal Server Error"),
+      request.method === "HEAD",
+      http.STATUS_CODES,
+    );
+  };
   const listener: RequestListener = (req, res) => onRequest(req, res, false);
   const server = http2 !== undefined
     ? http2.createSecureServer(
@@ -501,7 +670,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       listener,
     )
     : https === undefined
-    ? http!.createServer(listener)
+    ? http.createServer(listener)
     : https.createServer({ cert: tls!.cert, key: tls!.key }, listener);
   if (h2) {
     server.on("session", (session) => {
@@ -520,6 +689,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     if (h2) server.setTimeout?.(options.idleTimeout * 1000);
     else server.keepAliveTimeout = options.idleTimeout * 1000;
   }
+  server.on("upgrade", onUpgrade);
   // Without this listener node:http sends 100 Continue before the app runs,
   // even to a request the gateway refuses unread.
   server.on("checkContinue", (req, res) => onRequest(req, res, true));
@@ -552,7 +722,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   // workers: it stays.
   if (path !== undefined && env?.NODE_UNIQUE_ID === undefined) {
     // node:net leaves the socket file behind; the next listen() would fail.
-    const fs = await import(NODE_FS) as NodeFs;
+    const fs = builtin<NodeFs>("node:fs");
     finished.then(() => {
       try {
         fs.unlinkSync(path);
@@ -585,6 +755,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       // HTTP/2: GOAWAY; the streams in flight run to their end.
       for (const session of sessions) session.close();
       closeIdle();
+      for (const upgrade of sockets) upgrade.goingAway();
       return finished;
     },
   };

@@ -15,8 +15,10 @@ import {
 import {
   type AccessRecord,
   type AccessSink,
+  peerOf,
   stderr,
   StderrLog,
+  upgradePeers,
   withAccessLog,
 } from "./_access_log.ts";
 
@@ -26,7 +28,14 @@ import { type RequestLimits, withLimits } from "./_limits.ts";
 
 export type { RequestLimits, TimeoutReport };
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
-import type { App, FetchHandler, GatewayOptions } from "../types.ts";
+import type {
+  App,
+  FetchHandler,
+  GatewayOptions,
+  WebSocketRuntime,
+} from "../types.ts";
+
+export { denoWebSocket } from "./_deno_websocket.ts";
 
 /**
  * Where a server listens.
@@ -176,8 +185,9 @@ export interface ServeOptions extends GatewayOptions {
 }
 
 /**
- * A running server, returned by {@linkcode serve}. `await using` shuts it
- * down at the end of the scope.
+ * A running server, returned by {@linkcode serve}. Where the runtime has
+ * `await using` (Deno, Bun, Node 24 and later), it shuts the server down at
+ * the end of the scope; elsewhere call `shutdown()`.
  *
  * @example Shut down at the end of a scope
  * ```ts ignore
@@ -268,7 +278,12 @@ function withDrain(
   return function drainingHandler(request, ...args) {
     const result = handler(request, ...args);
     if (!draining()) return result;
-    return result instanceof Response ? close(result) : result.then(close);
+    if (result instanceof Response) return close(result);
+    // A WebSocket the runtime answers itself returns nothing.
+    if (result === undefined) return result;
+    return result.then((response) =>
+      response === undefined ? response : close(response)
+    );
   };
 }
 
@@ -357,6 +372,16 @@ export async function serve(
   }
   const log = accessLog === true ? new StderrLog() : undefined;
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
+  // The adapter's upgrade, known once it is loaded; the app may pass its own.
+  const runtime: { websocket?: WebSocketRuntime } = {};
+  const upgrade: WebSocketRuntime = gateway.websocket ??
+    ((request, args) => runtime.websocket?.(request, args));
+  const websocket: WebSocketRuntime = sink === undefined
+    ? upgrade
+    : (request, args) => {
+      upgradePeers.set(request, peerOf(request, args));
+      return upgrade(request, args);
+    };
   const handlers = new Map<string, FetchHandler>();
   let draining = false;
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
@@ -365,7 +390,7 @@ export async function serve(
       const serverProtocol = gateway.serverProtocol ?? protocol;
       found = toFetchHandler(
         requestTimeout === undefined ? app : withSignal(app),
-        { ...gateway, serverProtocol },
+        { ...gateway, serverProtocol, websocket },
       );
       if (requestTimeout !== undefined) {
         found = withDeadline(found, requestTimeout, onRequestTimeout);
@@ -387,6 +412,7 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
+  runtime.websocket = adapter.websocket;
   const listener: Listener = await adapter.listen({
     hostname,
     port,

@@ -155,7 +155,7 @@ Deno.test("start_response: a second call without exc_info throws", async () => {
   });
   const response = await handler("http://x/");
   assert.ok(second instanceof Error);
-  assert.match((second as Error).message, /second time without exc_info/);
+  assert.match((second as Error).message, /second time without excInfo/);
   // The first status stands.
   assert.equal(response.status, 200);
   assert.equal(await response.text(), "body");
@@ -266,7 +266,7 @@ Deno.test("start_response: a null exc_info counts as none", async () => {
     return [];
   });
   const response = await handler("http://x/");
-  assert.match(String(second), /second time without exc_info/);
+  assert.match(String(second), /second time without excInfo/);
   assert.equal(response.status, 200);
 });
 
@@ -593,4 +593,60 @@ Deno.test("exchange fast paths: headers passed as a record say what the list sai
     response.headers.append("x-extra", "1");
     await response.body?.cancel();
   }
+});
+
+Deno.test("commit: a sync app's first non-empty write() commits, so an error after it breaks the body off", async () => {
+  const { handler, logs } = harness((_environ, startResponse) => {
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    write(b("partial;"));
+    throw new Error("after the write");
+  });
+  const response = await handler("http://x/");
+  // wsgiref sends 200 and the written bytes, then logs the error.
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  assert.equal(dec.decode((await reader.read()).value!), "partial;");
+  await assert.rejects(reader.read(), /after the write/);
+  assert.match(logs.join(""), /the application raised.*after the write/s);
+});
+
+Deno.test("commit: excInfo after a sync app's write() re-raises, and no error page follows the bytes", async () => {
+  let reraised: unknown;
+  const { handler, logs } = harness((_environ, startResponse) => {
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    write(b("partial;"));
+    const failure = new Error("the app's own error");
+    try {
+      startResponse("500 Oops", [["Content-Type", "text/plain"]], failure);
+    } catch (error) {
+      reraised = error;
+      throw error;
+    }
+    return [b("unreachable")];
+  });
+  const response = await handler("http://x/");
+  assert.equal((reraised as Error).message, "the app's own error");
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  assert.equal(dec.decode((await reader.read()).value!), "partial;");
+  await assert.rejects(reader.read(), /the app's own error/);
+  assert.match(logs.join(""), /the app's own error/);
+});
+
+Deno.test("commit: a sync app that writes and returns normally still sends its length", async () => {
+  const { handler } = harness((_environ, startResponse) => {
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    write(b("a"));
+    write(b("b"));
+    return [b("c")];
+  });
+  const response = await handler("http://x/");
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "abc");
+  assert.equal(
+    (response as unknown as Record<symbol, number>)[
+      Symbol.for("tsgi.knownLength")
+    ],
+    3,
+  );
 });

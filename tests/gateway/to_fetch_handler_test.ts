@@ -208,7 +208,7 @@ Deno.test("errors: start_response never called is a 500", async () => {
   const response = await handler("http://x/");
   assert.equal(response.status, 500);
   await response.body?.cancel();
-  assert.match(logs.join(""), /never called start_response/);
+  assert.match(logs.join(""), /never called startResponse\(\)/);
   assert.equal(result.closed, 1);
 });
 
@@ -220,8 +220,9 @@ Deno.test("errors: the write of a request before its start_response throws", asy
     errors: { write() {}, writelines() {}, flush() {} },
     debug: false,
     method: "GET",
+    textLimit: -1,
   });
-  assert.throws(() => exchange.write(b("x")), /call start_response\(\) first/);
+  assert.throws(() => exchange.write(b("x")), /call startResponse\(\) first/);
 });
 
 Deno.test("errors: string chunks and non-iterables are TypeErrors, then a 500", async () => {
@@ -782,4 +783,54 @@ Deno.test("a real Deno.serve: dot segments resolve, backslashes stay, raw non-AS
     QUERY_STRING: "",
     REQUEST_URI: "/echo/a\\..\\..\\admin",
   }]);
+});
+
+Deno.test("errors: common mistakes get a message with the way out", async () => {
+  const cases: [string, App, RegExp][] = [
+    [
+      "a Response returned",
+      () => new Response("hi") as unknown as Uint8Array[],
+      /Cannot use a Response as the application's result: .*fromFetchHandler\(handler\)/,
+    ],
+    [
+      "nothing returned",
+      ((_e: unknown, sr: (s: string, h: [string, string][]) => void) => {
+        sr("200 OK", []);
+      }) as unknown as App,
+      /Cannot use the application's result undefined: the app returned nothing; return .*\[body\]/,
+    ],
+    [
+      "a Promise as a chunk",
+      (_e, sr) => {
+        sr("200 OK", []);
+        return [Promise.resolve(b("x")) as unknown as Uint8Array];
+      },
+      /a Promise: body chunks must be Uint8Array; did you forget await\?/,
+    ],
+    [
+      "a string written",
+      (_e, sr) => {
+        const write = sr("200 OK", []);
+        write("text" as unknown as Uint8Array);
+        return [];
+      },
+      /Cannot write "text": body chunks must be Uint8Array; encode text with new TextEncoder\(\)\.encode\(text\)/,
+    ],
+  ];
+  for (const [name, app, message] of cases) {
+    const { handler, logs } = harness(app);
+    const response = await handler("http://x/");
+    assert.equal(response.status, 500, name);
+    await response.body?.cancel();
+    assert.match(logs.join(""), message, name);
+  }
+  // serve({ fetch }) and toFetchHandler({ fetch }) point to fromFetchHandler.
+  assert.throws(
+    () => toFetchHandler({ fetch: () => new Response() } as unknown as App),
+    {
+      name: "TypeError",
+      message:
+        /Cannot serve an object with a fetch method: .*fromFetchHandler\(handler\.fetch\)/,
+    },
+  );
 });

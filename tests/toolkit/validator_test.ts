@@ -633,11 +633,11 @@ Deno.test("validator: A2 no body before start_response; lazy start is fine", asy
     })();
   assert.throws(
     () => [...(call(early).result as Iterable<Uint8Array>)],
-    { message: /^A2: the result produced body bytes before start_response/ },
+    { message: /^A2: the result produced body bytes before startResponse\(\)/ },
   );
   const never: App = () => [];
   assert.throws(() => call(never), {
-    message: /^A2: the result ended and start_response\(\) was never called/,
+    message: /^A2: the result ended and startResponse\(\) was never called/,
   });
   const lazy: App = (_e, startResponse) =>
     (function* () {
