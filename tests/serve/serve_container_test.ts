@@ -453,3 +453,34 @@ process.stdin.on("data", (data) => {
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test("serve: requestTimeout hands the gateway the request as sent (a backslash stays a backslash)", async () => {
+  let seen = "";
+  const app: App = (environ, startResponse) => {
+    seen = environ.PATH_INFO;
+    startResponse("204 No Content", []);
+    return [];
+  };
+  const server = await serve(app, {
+    port: 0,
+    onListen() {},
+    accessLog: false,
+    requestTimeout: 30,
+  });
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /echo/a\\..\\..\\admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const reply = await new Response(conn.readable).text();
+    assert.match(reply, /^HTTP\/1\.1 204/);
+    assert.equal(seen, "/echo/a\\..\\..\\admin");
+  } finally {
+    await server.shutdown();
+  }
+});
