@@ -45,8 +45,12 @@ Deno.test({
           "--skipLibCheck",
           "--target",
           "es2022",
+          // The sources as an ES module build sees them; the packed npm
+          // package is checked under node16/nodenext in tests/integration.
           "--module",
-          "nodenext",
+          "esnext",
+          "--moduleResolution",
+          "bundler",
           "--allowImportingTsExtensions",
           "--lib",
           "esnext,dom,dom.iterable,dom.asynciterable",
