@@ -40,14 +40,26 @@ export {
 } from "./src/toolkit/util.ts";
 export { HeaderList, type HeaderParam } from "./src/toolkit/headers.ts";
 export {
+  type RouteApp,
+  type RouteEnviron,
   type RouteMatch,
+  type RouteParamNames,
   Router,
   type RouterOptions,
   type RoutingArgs,
 } from "./src/toolkit/router.ts";
 export { mount, type MountOptions } from "./src/toolkit/mount.ts";
-export { serve } from "./src/serve/serve.ts";
-export type { ServeOptions, Server, ServerAddress } from "./src/serve/serve.ts";
+export { denoWebSocket, serve } from "./src/serve/serve.ts";
+export type {
+  AccessRecord,
+  AccessSink,
+  RequestLimits,
+  ServeOptions,
+  Server,
+  ServerAddress,
+  TimeoutReport,
+  TlsOptions,
+} from "./src/serve/serve.ts";
 export { type CgiOptions, runWithCgi } from "./src/cgi/cgi.ts";
 export {
   accessLog,
@@ -78,3 +90,33 @@ export {
   environUrl,
   fromFetchHandler,
 } from "./src/fetch/from_fetch_handler.ts";
+export {
+  answerFormError,
+  FormLimitError,
+  FormParseError,
+  readForm,
+  type ReadFormOptions,
+  readJson,
+  type ReadJsonOptions,
+} from "./src/toolkit/form.ts";
+export {
+  boundaryOf,
+  type MultipartOptions,
+  parseMultipart,
+  type Part,
+} from "./src/toolkit/multipart.ts";
+export {
+  type CookieAttributes,
+  type Cookies,
+  deleteCookie,
+  getCookies,
+  parseCookies,
+  setCookie,
+} from "./src/toolkit/cookies.ts";
+export { query } from "./src/toolkit/query.ts";
+export {
+  type FileStat,
+  staticFiles,
+  type StaticFilesOptions,
+  type StaticFileSystem,
+} from "./src/toolkit/static_files.ts";

@@ -1,5 +1,5 @@
 // File uploads through a browser form: GET / shows the form, POST /upload
-// streams the multipart body through examples/multipart.ts, hashing each
+// streams the multipart body through the library's parseMultipart, hashing each
 // file as it arrives (bounded memory whatever the file's size), and answers
 // with an HTML page streamed in pieces. In front: an access log (Apache's
 // combined format), error pages and compression; behind them, validator()
@@ -11,14 +11,15 @@
 import { createHash } from "node:crypto";
 import {
   accessLog,
+  answerFormError,
   type App,
   compress,
   errorPages,
+  parseMultipart,
   Router,
   serve,
   validator,
 } from "../mod.ts";
-import { parseMultipart } from "./multipart.ts";
 
 /** What the app received in one part of the form. */
 export interface Received {
@@ -104,12 +105,7 @@ function upload(options: UploadOptions): App {
   return async (environ, startResponse) => {
     const parts: Received[] = [];
     try {
-      for await (
-        const part of parseMultipart(
-          environ["wsgi.input"],
-          environ.CONTENT_TYPE,
-        )
-      ) {
+      for await (const part of parseMultipart(environ)) {
         const hash = createHash("sha256");
         let size = 0;
         let value = "";
@@ -130,9 +126,8 @@ function upload(options: UploadOptions): App {
         });
       }
     } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
-      startResponse("400 Bad Request", [["Content-Type", "text/plain"]]);
-      return [encoder.encode(`${error.message}\n`)];
+      // 400 for a malformed form, 413 for one over a limit; others rethrown.
+      return answerFormError(error, startResponse);
     }
     options.onUpload?.(parts);
     // No Content-Length: the page goes out chunk by chunk as it is produced.

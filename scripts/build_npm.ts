@@ -4,6 +4,9 @@
 //   deno run -A scripts/build_npm.ts      (or `deno task build:npm`)
 //   node scripts/build_npm.ts             (Node with type stripping, >= 22.18)
 //
+// In a fresh clone it first installs the pinned dev tools (scripts/tools.sh),
+// for the TypeScript compiler it builds with.
+//
 // It type-checks the sources against the web platform's types only (no
 // Deno or Node globals), emits ES2022 modules with `.d.ts` beside them,
 // rewrites `.ts` import specifiers to `.js`, and writes a package.json whose
@@ -11,9 +14,11 @@
 // import that leaves the repository fails the build.
 
 import { createRequire } from "node:module";
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -32,11 +37,42 @@ const BIN: Record<string, string> = {
   tsgi: "./src/cli/_bin.ts",
 };
 
+/** Where the package's README, repository and issues live. */
+const REPOSITORY = "https://github.com/tsgi/tsgi";
+
+/**
+ * Node versions: require() of an ES module without a flag (20.19, 22.12)
+ * and process.getBuiltinModule() (20.16, 22.3), which loads node:http
+ * without an import() a Workers bundler would follow.
+ */
+const NODE_ENGINES = "^20.19.0 || >=22.12.0";
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = join(root, "npm");
-const ts: typeof TS = createRequire(import.meta.url)(
-  join(root, "tools/node_modules/typescript"),
-);
+const typescriptDir = join(root, "tools/node_modules/typescript");
+
+/** Installs the pinned dev tools when a fresh clone has none yet. */
+function ensureTools(): void {
+  if (existsSync(join(typescriptDir, "package.json"))) return;
+  console.error(
+    "tools/node_modules/typescript is missing: installing the pinned dev tools (. scripts/tools.sh)",
+  );
+  const installed = spawnSync("bash", ["-c", ". scripts/tools.sh"], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (
+    installed.status !== 0 || !existsSync(join(typescriptDir, "package.json"))
+  ) {
+    console.error(
+      "Cannot build npm/: installing the dev tools failed; run `. scripts/tools.sh` and try again",
+    );
+    process.exit(1);
+  }
+}
+
+ensureTools();
+const ts: typeof TS = createRequire(import.meta.url)(typescriptDir);
 
 interface DenoJson {
   version: string;
@@ -192,8 +228,15 @@ function build(): void {
 
   rmSync(out, { recursive: true, force: true });
   // The doc examples name the JSR package; on npm it is `tsgi`.
-  const writeFile: TS.WriteFileCallback = (name, text, bom) =>
-    ts.sys.writeFile(name, text.replaceAll('"@tsgi/tsgi', '"tsgi'), bom);
+  const writeFile: TS.WriteFileCallback = (name, text, bom) => {
+    text = text.replaceAll('"@tsgi/tsgi', '"tsgi');
+    // A declaration naming Symbol.asyncDispose needs the lib that declares
+    // it, which a project with `target` es2022 and no @types/node lacks.
+    if (name.endsWith(".d.ts") && /\bSymbol\.(async)?[dD]ispose\b/.test(text)) {
+      text = '/// <reference lib="esnext.disposable" />\n' + text;
+    }
+    ts.sys.writeFile(name, text, bom);
+  };
   const result = program.emit(undefined, writeFile, undefined, undefined, {
     afterDeclarations: [rewriteDeclarations],
   });
@@ -201,12 +244,18 @@ function build(): void {
     fail(result.diagnostics, host);
   }
 
+  // `default` after `import`: require() takes it (require(esm), see
+  // NODE_ENGINES), as do tools that know neither condition.
   const exportsMap: Record<string, unknown> = {};
+  // For `moduleResolution: node` (node10), which ignores "exports".
+  const typesPaths: Record<string, string[]> = {};
   for (const [key, path] of Object.entries(denoJson.exports)) {
     exportsMap[key] = {
       types: `${stem(path)}.d.ts`,
       import: `${stem(path)}.js`,
+      default: `${stem(path)}.js`,
     };
+    if (key !== ".") typesPaths[key.slice(2)] = [`${stem(path)}.d.ts`];
   }
   exportsMap["./package.json"] = "./package.json";
   const bin: Record<string, string> = {};
@@ -225,22 +274,32 @@ function build(): void {
       "Python's WSGI (PEP 3333) for the Fetch-API runtimes: Node, Deno, Bun and Cloudflare Workers",
     license: denoJson.license ?? "MIT",
     keywords: ["wsgi", "pep3333", "http", "server", "fetch", "gateway"],
+    homepage: `${REPOSITORY}#readme`,
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    bugs: { url: `${REPOSITORY}/issues` },
     type: "module",
     main: `${main}.js`,
     types: `${main}.d.ts`,
     exports: exportsMap,
+    typesVersions: { "*": typesPaths },
     ...(Object.keys(bin).length > 0 ? { bin } : {}),
+    // WebSocket on Node is framed by ws, loaded only when a WebSocket
+    // request arrives; everything else runs without it.
+    peerDependencies: { ws: "^8.0.0" },
+    peerDependenciesMeta: { ws: { optional: true } },
     sideEffects: false,
-    engines: { node: ">=20" },
+    engines: { node: NODE_ENGINES },
   };
   mkdirSync(out, { recursive: true });
   writeFileSync(
     join(out, "package.json"),
     JSON.stringify(pkg, null, 2) + "\n",
   );
-  // The rules validator() cites by ID go with it.
+  // The README on npmjs.com is written for Node users; its links are
+  // absolute, as the repository's docs are not in the package.
+  copyFileSync(join(root, "scripts/npm_readme.md"), join(out, "README.md"));
   mkdirSync(join(out, "docs"), { recursive: true });
-  for (const file of ["README.md", "LICENSE", "docs/pep3333_rules.md"]) {
+  for (const file of ["LICENSE", "SPEC.md", "docs/pep3333_rules.md"]) {
     copyFileSync(join(root, file), join(out, file));
   }
   const emitted =
@@ -250,7 +309,9 @@ function build(): void {
   console.log(
     `npm/: tsgi@${pkg.version}, ${emitted} modules (.js + .d.ts), ${
       Object.keys(exportsMap).length - 1
-    } entry points, ${Object.keys(bin).length} bin, no dependencies`,
+    } entry points, ${
+      Object.keys(bin).length
+    } bin, no dependencies (ws an optional peer)`,
   );
 }
 

@@ -87,7 +87,7 @@ export interface ErrorStream {
  * }
  * ```
  */
-export interface Environ {
+export interface Environ<Env = unknown> {
   /** The request method, never empty: `"GET"`, `"POST"`, … */
   REQUEST_METHOD: string;
   /** The mount prefix of the application; `""` at the server root. */
@@ -138,9 +138,60 @@ export interface Environ {
   "tsgi.request"?: Request;
   /** The extra arguments the runtime passed to the fetch handler (tsgi extension). */
   "tsgi.runtime_args"?: readonly unknown[];
-  /** Every `HTTP_*` variable and any other key a server or middleware adds. */
+  /** On Workers, the bindings (`env`); type them with `App<Env>`. */
+  "tsgi.env"?: Env;
+  /** On Workers, the execution context (`ctx`). */
+  "tsgi.ctx"?: WorkersContext;
+  /** The values a router took from the path (the wsgiorg routing_args specification). */
+  "wsgiorg.routing_args"?: [
+    positional: string[],
+    named: Record<string, string>,
+  ];
+  /**
+   * Present only on a WebSocket upgrade request the server can take: the
+   * app calls its `accept()` and returns an empty iterable without calling
+   * `startResponse` (tsgi extension; see SPEC.md, WebSocket).
+   */
+  "tsgi.websocket"?: WebSocketUpgrade;
+  /** A request header, such as `HTTP_USER_AGENT`; absent when not sent. */
+  [key: `HTTP_${string}`]: string | undefined;
+  /** Any other key a server or middleware adds. */
   [key: string]: unknown;
 }
+
+/**
+ * The part of a Workers `ExecutionContext` tsgi apps use, found as
+ * `environ["tsgi.ctx"]`.
+ *
+ * @example Defer work past the response
+ * ```ts
+ * import type { WorkersContext } from "@tsgi/tsgi";
+ * function later(ctx: WorkersContext, work: Promise<unknown>): void {
+ *   ctx.waitUntil(work);
+ * }
+ * ```
+ */
+export interface WorkersContext {
+  /** Keeps the Worker alive until `promise` settles. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Lets the request go on to the origin if the Worker throws. */
+  passThroughOnException?(): void;
+}
+
+/**
+ * The environ of an {@linkcode App} declared with the bindings type `Env`:
+ * `tsgi.env` and `tsgi.ctx` are present, as they are on Workers.
+ *
+ * @example
+ * ```ts
+ * import type { EnvironOf } from "@tsgi/tsgi";
+ * function greeting(environ: EnvironOf<{ GREETING: string }>): string {
+ *   return environ["tsgi.env"].GREETING;
+ * }
+ * ```
+ */
+export type EnvironOf<Env> = unknown extends Env ? Environ
+  : Environ<Env> & { "tsgi.env": Env; "tsgi.ctx": WorkersContext };
 
 /**
  * The write callable returned by `start_response`: PEP 3333's imperative
@@ -221,7 +272,11 @@ export type AppIterable =
  * A tsgi application: `app(environ, startResponse)`, returning its body as
  * an {@linkcode AppIterable} or a Promise of one.
  *
- * @example The seeds' hello world
+ * @typeParam Env The type of the Workers bindings, `environ["tsgi.env"]`.
+ *   Given, the app's environ has `tsgi.env` and `tsgi.ctx` (a promise the
+ *   app makes: they are there when it runs on Workers).
+ *
+ * @example Hello world
  * ```ts
  * import type { App } from "@tsgi/tsgi";
  * const app: App = (_environ, startResponse) => {
@@ -229,11 +284,27 @@ export type AppIterable =
  *   return [new TextEncoder().encode("Hello world!\n")];
  * };
  * ```
+ *
+ * @example Typed Workers bindings
+ * ```ts
+ * import type { App } from "@tsgi/tsgi";
+ * const app: App<{ GREETING: string }> = (environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(environ["tsgi.env"].GREETING)];
+ * };
+ * ```
  */
-export type App = (
-  environ: Environ,
-  startResponse: StartResponse,
-) => AppIterable | Promise<AppIterable>;
+// The default is `any`, not `unknown`, so that an App<Env> still passes
+// where an App is expected (toFetchHandler, middleware): `any` meets any
+// Env. The environ of a plain App is still the plain Environ.
+// deno-lint-ignore no-explicit-any
+export type App<Env = any> = {
+  // A method, for its bivariant parameters, on the same account.
+  app(
+    environ: EnvironOf<Env>,
+    startResponse: StartResponse,
+  ): AppIterable | Promise<AppIterable>;
+}["app"];
 
 /**
  * A source `wsgi.file_wrapper` can hand to the Response directly.
@@ -400,4 +471,187 @@ export interface GatewayOptions {
    * @default {false}
    */
   allowConnect?: boolean;
+  /**
+   * How the runtime takes a WebSocket upgrade: given the request and the
+   * runtime's arguments, the function that accepts it, or undefined when
+   * this request cannot be upgraded here. `serve()` sets it on Deno, Bun
+   * and Node; on Workers `WebSocketPair` is used without it. Pass
+   * `denoWebSocket` from `@tsgi/tsgi/serve` when handing the handler to
+   * `Deno.serve` yourself.
+   */
+  websocket?: WebSocketRuntime;
 }
+
+/**
+ * Options of {@linkcode WebSocketUpgrade.accept}.
+ *
+ * @example Accept the "chat" subprotocol, messages up to 64 KiB
+ * ```ts
+ * import type { WebSocketAcceptOptions } from "@tsgi/tsgi";
+ * const options: WebSocketAcceptOptions = {
+ *   protocol: "chat",
+ *   maxMessageSize: 65536,
+ * };
+ * ```
+ */
+export interface WebSocketAcceptOptions {
+  /**
+   * The subprotocol to answer with; it must be one the client offered (see
+   * {@linkcode WebSocketUpgrade.protocols}).
+   */
+  protocol?: string;
+  /**
+   * The largest message, in bytes, the peer may send; a larger one closes
+   * the socket with 1009 (Message Too Big).
+   *
+   * @default {16777216}
+   */
+  maxMessageSize?: number;
+}
+
+/**
+ * The `close` event of a {@linkcode WebSocketLike}: the WHATWG `CloseEvent`'s
+ * members, declared here so that the types need no DOM library (Node's
+ * types have no `CloseEvent`).
+ *
+ * @example Log why a socket closed
+ * ```ts
+ * import type { WebSocketCloseEvent } from "@tsgi/tsgi";
+ * const onclose = (event: WebSocketCloseEvent) =>
+ *   console.log(`closed ${event.code} ${event.reason}`);
+ * ```
+ */
+export interface WebSocketCloseEvent extends Event {
+  /** The close code: 1000 normal, 1001 going away, 1006 the peer vanished, … */
+  readonly code: number;
+  /** The reason the closing side gave, or `""`. */
+  readonly reason: string;
+  /** Whether the closing handshake completed. */
+  readonly wasClean: boolean;
+}
+
+/**
+ * A WebSocket as the app sees it: the WHATWG `WebSocket` interface, on the
+ * server side of the connection. On Deno and Workers it is the runtime's
+ * own object; on Bun and Node an object with the same members.
+ *
+ * @example Echo every message
+ * ```ts
+ * import type { WebSocketLike } from "@tsgi/tsgi";
+ * function echo(socket: WebSocketLike): void {
+ *   socket.onmessage = (event) => socket.send(event.data);
+ * }
+ * ```
+ */
+export interface WebSocketLike extends EventTarget {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** The subprotocol agreed on, or `""`. */
+  readonly protocol: string;
+  /** The extensions agreed on, or `""`. */
+  readonly extensions?: string;
+  /** How binary messages arrive: `"arraybuffer"` (the default here) or `"blob"`. */
+  binaryType: string;
+  /** Bytes queued by `send()` and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Sends a text (string) or binary message. */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  /** Starts the closing handshake with `code` (1000, 3000-4999) and `reason`. */
+  close(code?: number, reason?: string): void;
+  /** Called once the socket is open. */
+  onopen: ((event: Event) => void) | null;
+  /** Called for each message; `event.data` is a string or an ArrayBuffer. */
+  onmessage: ((event: MessageEvent) => void) | null;
+  /** Called once when the socket is closed, however it ended. */
+  onclose: ((event: WebSocketCloseEvent) => void) | null;
+  /** Called when the connection failed; `close` follows. */
+  onerror: ((event: Event) => void) | null;
+}
+
+/**
+ * `environ["tsgi.websocket"]`: a WebSocket upgrade the app may accept.
+ *
+ * @example A WebSocket echo app that answers plain HTTP otherwise
+ * ```ts
+ * import type { App } from "@tsgi/tsgi";
+ * const app: App = (environ, startResponse) => {
+ *   const upgrade = environ["tsgi.websocket"];
+ *   if (upgrade === undefined) {
+ *     startResponse("426 Upgrade Required", [["Content-Type", "text/plain"]]);
+ *     return [];
+ *   }
+ *   const socket = upgrade.accept();
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return [];
+ * };
+ * ```
+ */
+export interface WebSocketUpgrade {
+  /** The subprotocols the client offered, in its order. */
+  readonly protocols: readonly string[];
+  /**
+   * Accepts the upgrade: the gateway answers `101 Switching Protocols` once
+   * the app returns (an empty iterable, without calling `start_response`).
+   * Callable once.
+   *
+   * @param options The subprotocol and the largest message.
+   * @returns The server side of the WebSocket; it opens after the app returns.
+   */
+  accept(options?: WebSocketAcceptOptions): WebSocketLike;
+  /**
+   * Hands the gateway an upgrade answered with the runtime's own API (what
+   * `fromFetchHandler` does for a mounted Fetch handler that upgraded the
+   * request itself): the gateway returns `response` once the app returns
+   * an empty iterable without calling `start_response`. Callable once,
+   * instead of `accept()`.
+   *
+   * @param response The handler's 101 Response (Deno, Workers), or
+   *   undefined where the runtime answered the upgrade itself (Bun).
+   */
+  respondWith(response: Response | undefined): void;
+}
+
+/**
+ * What a runtime's upgrade gives the gateway: the socket, and the Response
+ * to answer with (`undefined` where the runtime answers the upgrade itself,
+ * as Bun and tsgi's Node server do).
+ *
+ * @example Deno's upgrade has this shape
+ * ```ts
+ * import type { WebSocketAccepted } from "@tsgi/tsgi";
+ * function isOpen(accepted: WebSocketAccepted): boolean {
+ *   return accepted.socket.readyState === 1;
+ * }
+ * ```
+ */
+export interface WebSocketAccepted {
+  /** The server side of the WebSocket. */
+  socket: WebSocketLike;
+  /** The 101 answer, or undefined when the runtime sends it itself. */
+  response: Response | undefined;
+  /**
+   * Called once the app has returned and the answer is handed over: a
+   * socket the runtime opened during `accept()` (Bun) holds its events
+   * until then, so handlers set after `accept()` miss none.
+   */
+  ready?: () => void;
+}
+
+/**
+ * {@linkcode GatewayOptions.websocket}: for one request, the function that
+ * upgrades it, or undefined when the runtime cannot.
+ *
+ * @example A runtime that never upgrades
+ * ```ts
+ * import type { WebSocketRuntime } from "@tsgi/tsgi";
+ * const none: WebSocketRuntime = () => undefined;
+ * ```
+ */
+export type WebSocketRuntime = (
+  request: Request,
+  runtimeArgs: readonly unknown[],
+) =>
+  | ((
+    options: { protocol?: string; maxMessageSize: number },
+  ) => WebSocketAccepted)
+  | undefined;

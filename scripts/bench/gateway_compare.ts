@@ -19,7 +19,10 @@ const at = ARGS.indexOf("--baseline");
 const baseline = at === -1 ? undefined : ARGS[at + 1];
 // What the second handler argument is on each runtime.
 const ARG = runtime.Deno
-  ? { remoteAddr: { hostname: "127.0.0.1", port: 40000 } }
+  ? {
+    remoteAddr: { hostname: "127.0.0.1", port: 40000 },
+    completed: Promise.resolve(),
+  }
   : { requestIP: () => ({ address: "127.0.0.1", port: 40000 }) };
 
 const APPS: [string, App, number][] = [

@@ -12,3 +12,6 @@ command -v wrk >/dev/null && command -v curl >/dev/null || {
 deno run --allow-all scripts/bench/run.ts --quick --no-python \
   --stream-bytes 16777216 \
   --only "raw deno,tsgi deno,tsgi-environ deno,hono deno,tsgi-json deno,raw bun,tsgi bun,hono bun,raw node,tsgi node,tsgi-json node,hono-json node"
+# WebSocket: every echo server starts and echoes; one short round, no memory.
+deno run --allow-all scripts/bench/websocket_bench.ts --rounds 1 --duration 1 \
+  --no-memory

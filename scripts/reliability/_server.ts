@@ -171,7 +171,7 @@ const cliBin = `${root}.cache/reliability/tsgi_bin.mjs`;
 const cliAppBundle = `${root}.cache/reliability/fixture_cli_app.mjs`;
 
 /**
- * Starts `tsgi -w WORKERS` (src/cli.ts; on Node an esbuild bundle of the
+ * Starts `tsgi -w WORKERS` (src/cli/cli.ts; on Node an esbuild bundle of the
  * npm bin) serving fixture_cli_app.ts with maxBodySize `maxBodySize`, and
  * waits until every worker has booted and the port accepts connections.
  */
@@ -195,7 +195,7 @@ export async function startCli(
   let command: Deno.Command;
   const options = { stdin: "null", stdout: "null", stderr: "piped" } as const;
   if (runtime === "node") {
-    await buildForNode(`${root}src/_bin.ts`, cliBin);
+    await buildForNode(`${root}src/cli/_bin.ts`, cliBin);
     await buildForNode(cliApp, cliAppBundle);
     command = new Deno.Command("node", {
       args: [cliBin, ...args, cliAppBundle],
@@ -204,8 +204,8 @@ export async function startCli(
   } else {
     command = new Deno.Command(runtime, {
       args: runtime === "deno"
-        ? ["run", "-A", `${root}src/cli.ts`, ...args, cliApp]
-        : [`${root}src/cli.ts`, ...args, cliApp],
+        ? ["run", "-A", `${root}src/cli/cli.ts`, ...args, cliApp]
+        : [`${root}src/cli/cli.ts`, ...args, cliApp],
       ...options,
     });
   }

@@ -3,7 +3,7 @@
 // wsgi.errors as one "fixture violation:" line, so the driver counts them
 // on the CLI's stderr across all workers.
 //
-//   deno run -A src/cli.ts -w 2 --max-body-size 1024 scripts/reliability/fixture_cli_app.ts
+//   deno run -A src/cli/cli.ts -w 2 --max-body-size 1024 scripts/reliability/fixture_cli_app.ts
 
 import type { App } from "../../mod.ts";
 import { createFixture, environProblems } from "./fixture_app.ts";

@@ -26,12 +26,18 @@ step() {
   echo "--- $*"
   "$@" || failed=$((failed + 1))
 }
-checks=4
+checks=7
 if [ "$fuzz" -gt 0 ]; then
-  checks=5
+  checks=8
   step env TSGI_FUZZ_RUNS="$fuzz" deno test --allow-all tests/e2e/hostile_apps_test.ts
 fi
 step "${run[@]}" scripts/reliability/hostile_requests.ts
+# The same cases against the CLI with two workers on each runtime.
+step "${run[@]}" scripts/reliability/hostile_requests.ts --cli
+# What Deno.serve and Bun.serve themselves do that no gateway can change,
+# as recorded: an upgrade that changes one fails here.
+step "${run[@]}" scripts/repro/runtime_gaps.ts --check
+step bun scripts/repro/runtime_gaps.ts --check
 step "${run[@]}" scripts/reliability/abort_storm.ts --requests="$aborts"
 # shellcheck disable=SC2086
 step "${run[@]}" scripts/reliability/slow_clients.ts $slow

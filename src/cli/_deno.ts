@@ -1,7 +1,13 @@
 // The CLI's runtime on Deno: workers are `deno run` child processes
 // sharing the port with SO_REUSEPORT; --reload is `deno run --watch`.
 
-import { type ChildProcess, type CliHost, relayStderr } from "./_host.ts";
+import {
+  type ChildProcess,
+  type CliHost,
+  MESSAGE_MARK,
+  relayStderr,
+  type Signal,
+} from "./_host.ts";
 import { deno, type DenoLike } from "../runtime/_deno_shape.ts";
 
 const encoder = new TextEncoder();
@@ -36,6 +42,15 @@ function permissionFlags(Deno: DenoLike, modulePath?: string): string[] {
   return [...flags, "--no-prompt"];
 }
 
+const SIGNALS: Signal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGTTIN",
+  "SIGTTOU",
+];
+
 /** The CLI's host on Deno. */
 export function cliHost(): CliHost {
   const Deno = deno();
@@ -62,7 +77,7 @@ export function cliHost(): CliHost {
       stdout: "inherit",
       stderr: "piped",
     }).spawn();
-    const { ready, nextExit } = relayStderr(
+    const { ready, nextExit, onMessage } = relayStderr(
       child.stderr,
       (text) => writeAll(Deno.stderr, text),
     );
@@ -70,6 +85,7 @@ export function cliHost(): CliHost {
       pid: child.pid,
       ready,
       nextExit,
+      onMessage,
       exited: child.status.then((status) => status.code),
       kill(signal) {
         try {
@@ -97,14 +113,42 @@ export function cliHost(): CliHost {
     writeOut: (text) => writeAll(Deno.stdout, text),
     writeErr: (text) => writeAll(Deno.stderr, text),
     onSignal(handler) {
-      const int = () => handler("SIGINT");
-      const term = () => handler("SIGTERM");
-      Deno.addSignalListener("SIGINT", int);
-      Deno.addSignalListener("SIGTERM", term);
+      const listeners = SIGNALS.map((signal) => {
+        const listener = () => handler(signal);
+        Deno.addSignalListener(signal, listener);
+        return [signal, listener] as const;
+      });
       return () => {
-        Deno.removeSignalListener("SIGINT", int);
-        Deno.removeSignalListener("SIGTERM", term);
+        for (const [signal, listener] of listeners) {
+          Deno.removeSignalListener(signal, listener);
+        }
       };
+    },
+    send: (message) =>
+      writeAll(Deno.stderr, MESSAGE_MARK + JSON.stringify(message) + "\n"),
+    readText: (path) => new TextDecoder().decode(Deno.readFileSync(path)),
+    chmod: (path, mode) => Deno.chmodSync(path, mode),
+    isSocket(path) {
+      try {
+        return Deno.lstatSync(path).isSocket === true;
+      } catch {
+        return false;
+      }
+    },
+    removeFile(path) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // Not there.
+      }
+    },
+    appender(path) {
+      const file = Deno.openSync(path, {
+        append: true,
+        create: true,
+        write: true,
+      });
+      return (text) => writeAll(file, text);
     },
     async supervisorGone() {
       const buffer = new Uint8Array(64);

@@ -1,11 +1,33 @@
 // What the CLI needs from the runtime it runs on; one implementation per
 // runtime (_deno.ts, _node.ts, which Bun shares), chosen in cli.ts.
 
+/** The signals the CLI handles, as gunicorn does. */
+export type Signal =
+  | "SIGINT"
+  | "SIGTERM"
+  | "SIGQUIT"
+  | "SIGHUP"
+  | "SIGTTIN"
+  | "SIGTTOU";
+
+/** What a worker tells its supervisor. */
+export type WorkerMessage =
+  /** Listening. */
+  | { t: "up" }
+  /** Alive: its event loop turns. */
+  | { t: "beat" }
+  /** Served its share of requests: replace it. */
+  | { t: "retire" }
+  /** Its counters so far, for /metrics. */
+  | { t: "metrics"; data: unknown };
+
 /** A child process the CLI started: a worker, or itself under watch mode. */
 export interface ChildProcess {
   readonly pid: number;
   /** Settles when the child is serving (for workers: listening). */
   readonly ready: Promise<void>;
+  /** Calls `handler` with each message the worker sends. */
+  onMessage(handler: (message: WorkerMessage) => void): void;
   /** Settles with the exit code (128 + n for a signal). */
   readonly exited: Promise<number>;
   /**
@@ -13,7 +35,7 @@ export interface ChildProcess {
    * child has exited: a watch-mode runner outlives the script it runs.
    */
   nextExit(): Promise<void>;
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
+  kill(signal: "SIGTERM" | "SIGKILL" | "SIGQUIT"): void;
 }
 
 /** The runtime, as the CLI sees it. */
@@ -30,8 +52,20 @@ export interface CliHost {
   exists(path: string): boolean;
   writeOut(text: string): void;
   writeErr(text: string): void;
-  /** Calls `handler` on SIGINT and SIGTERM; returns a function that stops. */
-  onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
+  /** Calls `handler` on each Signal; returns a function that stops. */
+  onSignal(handler: (signal: Signal) => void): () => void;
+  /** A worker's message to its supervisor. */
+  send(message: WorkerMessage): void;
+  /** A file's text (a certificate, a JSON config). */
+  readText(path: string): string;
+  /** Removes a file if it is there (a Unix socket left behind). */
+  removeFile(path: string): void;
+  /** Sets a file's mode (a Unix socket's, for --umask). */
+  chmod(path: string, mode: number): void;
+  /** Whether `path` is a Unix socket (a stale one is removed before binding). */
+  isSocket(path: string): boolean;
+  /** A function that appends text to a file, created if missing. */
+  appender(path: string): (text: string) => void;
   /** Settles when the supervisor of this worker is gone. */
   supervisorGone(): Promise<void>;
   /**
@@ -61,6 +95,9 @@ export interface CliHost {
   ): ChildProcess;
   exit(code: number): never;
 }
+
+/** How a worker's message travels on its stderr: this, JSON, a newline. */
+export const MESSAGE_MARK = "\u001etsgi:";
 
 /** The marker line a worker prints once it listens. */
 export const BOOT_LINE = "Booting worker with pid: ";
@@ -94,9 +131,14 @@ export async function forEachLine(
 export function relayStderr(
   stream: ReadableStream<Uint8Array>,
   write: (text: string) => void,
-): { ready: Promise<void>; nextExit(): Promise<void> } {
+): {
+  ready: Promise<void>;
+  nextExit(): Promise<void>;
+  onMessage(handler: (message: WorkerMessage) => void): void;
+} {
   let booted!: () => void;
   const ready = new Promise<void>((resolve) => booted = resolve);
+  const handlers: ((message: WorkerMessage) => void)[] = [];
   let ended = false;
   let waiting: (() => void)[] = [];
   const wake = () => {
@@ -104,6 +146,17 @@ export function relayStderr(
     waiting = [];
   };
   forEachLine(stream, (text) => {
+    if (text.startsWith(MESSAGE_MARK)) {
+      let message: WorkerMessage;
+      try {
+        message = JSON.parse(text.slice(MESSAGE_MARK.length));
+      } catch {
+        return;
+      }
+      if (message.t === "up") booted();
+      for (const handler of handlers) handler(message);
+      return;
+    }
     write(text);
     if (text.includes(BOOT_LINE)) booted();
     // A watched script prints one at every restart: only the next counts.
@@ -114,6 +167,7 @@ export function relayStderr(
   });
   return {
     ready,
+    onMessage: (handler) => handlers.push(handler),
     nextExit: () =>
       ended
         ? Promise.resolve()

@@ -2,7 +2,14 @@
 // primary accepts and hands connections round-robin); --reload is
 // `node --watch`. Bun shares this file but for its workers (SO_REUSEPORT).
 
-import { type ChildProcess, type CliHost, relayStderr } from "./_host.ts";
+import {
+  type ChildProcess,
+  type CliHost,
+  MESSAGE_MARK,
+  relayStderr,
+  type Signal,
+  type WorkerMessage,
+} from "./_host.ts";
 import {
   type NodeChild,
   nodeModules,
@@ -25,6 +32,15 @@ function exitOf(child: NodeChild): Promise<number> {
     )
   );
 }
+
+const SIGNALS: Signal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGTTIN",
+  "SIGTTOU",
+];
 
 /** The CLI's host on Node; `bun` adapts it for Bun. */
 export async function cliHost(): Promise<CliHost> {
@@ -65,7 +81,7 @@ export async function cliHost(): Promise<CliHost> {
         env: { ...process.env, ...env },
       },
     );
-    const { ready, nextExit } = relayStderr(
+    const { ready, nextExit, onMessage } = relayStderr(
       stream.Readable.toWeb(child.stderr!),
       (text) => writeAll(2, text),
     );
@@ -73,6 +89,7 @@ export async function cliHost(): Promise<CliHost> {
       pid: child.pid ?? -1,
       ready,
       nextExit,
+      onMessage,
       exited: exitOf(child),
       kill(signal) {
         child.kill(signal);
@@ -90,14 +107,42 @@ export async function cliHost(): Promise<CliHost> {
     writeOut: (text) => writeAll(1, text),
     writeErr: (text) => writeAll(2, text),
     onSignal(handler) {
-      const int = () => handler("SIGINT");
-      const term = () => handler("SIGTERM");
-      process.on("SIGINT", int);
-      process.on("SIGTERM", term);
+      const listeners = SIGNALS.map((signal) => {
+        const listener = () => handler(signal);
+        process.on(signal, listener);
+        return [signal, listener] as const;
+      });
       return () => {
-        process.off("SIGINT", int);
-        process.off("SIGTERM", term);
+        for (const [signal, listener] of listeners) {
+          process.off(signal, listener);
+        }
       };
+    },
+    send(message) {
+      // A node:cluster worker has an IPC channel; a Bun worker its stderr.
+      if (bun === undefined && typeof process.send === "function") {
+        process.send(message);
+      } else writeAll(2, MESSAGE_MARK + JSON.stringify(message) + "\n");
+    },
+    readText: (path) => new TextDecoder().decode(fs.readFileSync(path)),
+    chmod: (path, mode) => fs.chmodSync(path, mode),
+    isSocket(path) {
+      try {
+        return fs.lstatSync(path).isSocket();
+      } catch {
+        return false;
+      }
+    },
+    removeFile(path) {
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // Not there.
+      }
+    },
+    appender(path) {
+      const fd = fs.openSync(path, "a");
+      return (text) => writeAll(fd, text);
     },
     async supervisorGone() {
       if (bun === undefined) {
@@ -133,9 +178,17 @@ export async function cliHost(): Promise<CliHost> {
       cluster.setupPrimary({ args, silent: false });
       const worker = cluster.fork(env);
       const exited = exitOf(worker.process);
+      const handlers: ((message: WorkerMessage) => void)[] = [];
+      let up!: () => void;
+      const ready = new Promise<void>((resolve) => up = resolve);
+      worker.on("message", (message: WorkerMessage) => {
+        if (message?.t === "up") up();
+        for (const handler of handlers) handler(message);
+      });
       return {
         pid: worker.process.pid ?? -1,
-        ready: new Promise((resolve) => worker.once("listening", resolve)),
+        ready,
+        onMessage: (handler) => handlers.push(handler),
         nextExit: () => exited.then(() => {}),
         exited,
         kill(signal) {

@@ -12,212 +12,78 @@
  * @module
  */
 
-import { serve, type Server } from "../serve/serve.ts";
-import { urlOf } from "../serve/_adapter.ts";
+import {
+  type AccessRecord,
+  serve,
+  type Server,
+  type TlsOptions,
+} from "../serve/serve.ts";
 import { VERSION } from "../gateway/_environ.ts";
-import type { ChildProcess, CliHost } from "./_host.ts";
+import type { ChildProcess, CliHost, Signal } from "./_host.ts";
 import { BOOT_LINE } from "./_host.ts";
 import { accessLog } from "../middleware/access_log.ts";
-import type { App } from "../types.ts";
+import {
+  type Bind,
+  bindText,
+  type CliOptions,
+  LEVELS,
+  type LogLevel,
+  parseOptions,
+} from "./_options.ts";
+import {
+  type MetricsData,
+  SupervisorMetrics,
+  WorkerMetrics,
+} from "./_metrics.ts";
+import type { App, Environ, StartResponse } from "../types.ts";
 
 const USAGE = `Usage: tsgi [options] MODULE[:NAME]
 
-Serves the tsgi app that MODULE (a path or a URL) exports as NAME; without
-NAME, the export "app", else the default export.
+Serves the tsgi app that MODULE (a path, or an http:, https: or file: URL) exports as NAME; without
+NAME, the export "app", else the default export. Options are gunicorn's;
+they are read from a config file (-c), then $TSGI_CMD_ARGS, then the
+command line, each overriding the one before.
 
 Options:
-  -b, --host HOST            address to listen on (default 127.0.0.1)
-  -p, --port PORT            port to listen on, 0 for any free one (default 8000)
-  -w, --workers N            worker processes sharing the port (default 1)
-      --access-log           log each request to stderr (the default)
+  -b, --bind ADDRESS         HOST, HOST:PORT, [V6]:PORT or unix:PATH; repeat
+                             to listen on several (default 127.0.0.1:8000,
+                             or 0.0.0.0:$PORT when $PORT is set)
+      --host HOST            the host of the default bind ($HOST)
+  -p, --port PORT            the port of a bind that names none ($PORT)
+  -w, --workers N            worker processes (default 1)
+  -c, --config FILE          a JSON file, or a module exporting the options
+      --check-config         print the effective options and exit
+  -m, --umask MODE           Unix sockets get mode 0777 & ~MODE (octal)
+      --certfile FILE        serve HTTPS with this certificate (PEM)
+      --keyfile FILE         ... and this private key (PEM)
+      --http2                with TLS on Node: HTTP/2 too (Deno always offers it)
+  -t, --timeout S            kill and replace a worker silent for S seconds
+                             (default 30; with a supervisor)
+      --graceful-timeout S   how long a graceful stop may take (default 30)
+      --keep-alive S         seconds an idle connection is kept
+      --request-timeout S    per-request deadline: 504, or the stream cut
+      --max-requests N       replace a worker after N requests (0: never)
+      --max-requests-jitter J  ... plus a random 0..J
+      --access-log           log each request (the default)
       --no-access-log        do not log requests
-      --access-log-format F  wsgiref (default), common or combined
+      --access-log-format F  wsgiref (default), common, combined or json
+      --access-logfile FILE  where access lines go (default -, stderr)
+      --error-logfile FILE   where other lines go (default -, stderr)
+      --log-level LEVEL      debug, info (default), warning, error, critical
+      --metrics-bind ADDRESS serve Prometheus metrics at /metrics there
+      --limit-request-line N          414 above N bytes of request line
+      --limit-request-fields N        431 above N header fields
+      --limit-request-field_size N    431 above N bytes in one header field
       --max-body-size BYTES  answer 413 to larger request bodies (e.g. 10M)
       --reload               restart when a source file changes (watch mode)
   -v, --version              print the version and exit
   -h, --help                 print this help and exit
 
-SIGINT or SIGTERM shuts down gracefully (requests in flight finish); a
-second one exits at once.
+Signals: TERM stops gracefully, INT and QUIT at once, HUP replaces the
+workers (reading the certificate again), TTIN adds a worker, TTOU removes
+one. The same signal twice within a second (as a process group delivers
+it) counts once.
 `;
-
-const FORMATS = ["wsgiref", "common", "combined"] as const;
-type LogFormat = typeof FORMATS[number];
-
-/** What the command line asked for. */
-interface CliOptions {
-  target: string;
-  host: string;
-  port: number;
-  workers: number;
-  accessLog: boolean;
-  accessLogFormat: LogFormat;
-  maxBodySize: number | undefined;
-  reload: boolean;
-}
-
-type Parsed =
-  | { kind: "help" }
-  | { kind: "version" }
-  | { kind: "error"; message: string }
-  | { kind: "run"; options: CliOptions };
-
-const SIZE = /^(\d+)([kmg]i?b?|b)?$/i;
-
-function parseSize(text: string): number | undefined {
-  const match = SIZE.exec(text);
-  if (match === null) return undefined;
-  const unit = (match[2] ?? "b")[0].toLowerCase();
-  const factor = unit === "k"
-    ? 1024
-    : unit === "m"
-    ? 1024 ** 2
-    : unit === "g"
-    ? 1024 ** 3
-    : 1;
-  return Number(match[1]) * factor;
-}
-
-function parseInteger(text: string, min: number, max: number) {
-  if (!/^\d+$/.test(text)) return undefined;
-  const value = Number(text);
-  return value >= min && value <= max ? value : undefined;
-}
-
-/** Parses the command line; never throws. */
-function parseArgs(args: readonly string[]): Parsed {
-  const options: Omit<CliOptions, "target"> = {
-    host: "127.0.0.1",
-    port: 8000,
-    workers: 1,
-    accessLog: true,
-    accessLogFormat: "wsgiref",
-    maxBodySize: undefined,
-    reload: false,
-  };
-  const targets: string[] = [];
-  const error = (message: string): Parsed => ({ kind: "error", message });
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      targets.push(...args.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      targets.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const flag = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
-    const value = (): string | undefined =>
-      eq !== -1 && arg.startsWith("--") ? arg.slice(eq + 1) : args[++i];
-    let problem: string | undefined;
-    /** The option's value parsed, or undefined with `problem` said. */
-    const take = <T>(
-      parse: (text: string) => T | undefined,
-      needs: string,
-    ): T | undefined => {
-      const text = value();
-      const parsed = text === undefined ? undefined : parse(text);
-      if (parsed === undefined) {
-        problem = `${flag} needs ${needs}, got ${
-          text === undefined ? "nothing" : JSON.stringify(text)
-        }`;
-      }
-      return parsed;
-    };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return { kind: "help" };
-      case "-v":
-      case "--version":
-        return { kind: "version" };
-      case "-b":
-      case "--host":
-      case "--bind": {
-        const host = take(
-          (text) => text === "" ? undefined : text,
-          "an address, such as 127.0.0.1",
-        );
-        options.host = host?.startsWith("[") && host.endsWith("]")
-          ? host.slice(1, -1)
-          : host ?? options.host;
-        break;
-      }
-      case "-p":
-      case "--port":
-        options.port = take(
-          (text) => parseInteger(text, 0, 65535),
-          "a port from 0 to 65535",
-        ) ?? options.port;
-        break;
-      case "-w":
-      case "--workers":
-        options.workers = take(
-          (text) => parseInteger(text, 1, 1024),
-          "a number of processes from 1 to 1024",
-        ) ?? options.workers;
-        break;
-      case "--access-log":
-        options.accessLog = true;
-        break;
-      case "--no-access-log":
-        options.accessLog = false;
-        break;
-      case "--access-log-format":
-        options.accessLogFormat = take(
-          (text) =>
-            FORMATS.includes(text as LogFormat) ? text as LogFormat : undefined,
-          `one of ${FORMATS.join(", ")}`,
-        ) ?? options.accessLogFormat;
-        break;
-      case "--max-body-size":
-        options.maxBodySize = take(
-          parseSize,
-          "a number of bytes such as 1048576 or 10M",
-        ) ?? options.maxBodySize;
-        break;
-      case "--reload":
-        options.reload = true;
-        break;
-      default:
-        return error(`unknown option ${flag}`);
-    }
-    if (problem !== undefined) return error(problem);
-  }
-  if (targets.length !== 1) {
-    return error(
-      targets.length === 0
-        ? "missing MODULE[:NAME], the app to serve"
-        : `expected one MODULE[:NAME], got ${targets.length}: ${
-          targets.join(" ")
-        }`,
-    );
-  }
-  if (options.reload && options.workers > 1) {
-    return error("--reload runs one process; leave out --workers");
-  }
-  return { kind: "run", options: { ...options, target: targets[0] } };
-}
-
-/** The arguments that start a worker (or a watched copy) like this one. */
-function argsFor(options: CliOptions, port: number): string[] {
-  return [
-    "--host",
-    options.host,
-    "--port",
-    String(port),
-    options.accessLog ? "--access-log" : "--no-access-log",
-    "--access-log-format",
-    options.accessLogFormat,
-    ...(options.maxBodySize === undefined
-      ? []
-      : ["--max-body-size", String(options.maxBodySize)]),
-    "--",
-    options.target,
-  ];
-}
 
 /**
  * `MODULE[:NAME]`: NAME is what follows the last colon when it is an
@@ -251,6 +117,25 @@ function firstLine(error: unknown): string {
   return text.split("\n", 1)[0].trim();
 }
 
+/**
+ * Imports a module by its URL. Each template starts with a literal
+ * `scheme://`, which the publish-time analysis accepts as needing no
+ * import-map rewriting; a bare `import(url)` it cannot follow. Other
+ * schemes (jsr:, npm:, data:) are reached through a local module.
+ */
+function importUrl(url: string): Promise<Record<string, unknown>> {
+  const href = new URL(url).href;
+  const rest = href.slice(href.indexOf("://") + 3);
+  if (href.startsWith("file://")) return import(`file://${rest}`);
+  if (href.startsWith("https://")) return import(`https://${rest}`);
+  if (href.startsWith("http://")) return import(`http://${rest}`);
+  return Promise.reject(
+    new TypeError(
+      `Cannot import "${url}": expected a path or a file:, http: or https: URL; re-export the app from a local module instead`,
+    ),
+  );
+}
+
 /** Loads MODULE and finds the app in it; throws an Error with the one-line reason. */
 async function loadApp(target: string, host: CliHost): Promise<App> {
   const { module, name } = splitTarget(target);
@@ -264,7 +149,7 @@ async function loadApp(target: string, host: CliHost): Promise<App> {
   }
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(specifier);
+    namespace = await importUrl(specifier);
   } catch (error) {
     throw new Error(`Cannot load module "${module}": ${firstLine(error)}`);
   }
@@ -307,9 +192,20 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");
 }
 
-/** gunicorn's log prefix: `[2026-11-21 22:14:41 +0000] [1234] [INFO]`. */
-function logger(host: CliHost): (level: string, message: string) => void {
-  return (level, message) => {
+type Log = (level: string, message: string) => void;
+
+/**
+ * gunicorn's log prefix, `[2026-11-21 22:14:41 +0000] [1234] [INFO]`, to
+ * the error log; lines below the log level are dropped.
+ */
+function logger(
+  host: CliHost,
+  level: LogLevel = "info",
+  write: (text: string) => void = host.writeErr,
+): Log {
+  const least = LEVELS.indexOf(level);
+  return (lineLevel, message) => {
+    if (LEVELS.indexOf(lineLevel.toLowerCase() as LogLevel) < least) return;
     const d = new Date();
     const offset = -d.getTimezoneOffset();
     const zone = `${offset < 0 ? "-" : "+"}${
@@ -320,8 +216,17 @@ function logger(host: CliHost): (level: string, message: string) => void {
     } ${pad(d.getHours())}:${pad(d.getMinutes())}:${
       pad(d.getSeconds())
     } ${zone}`;
-    host.writeErr(`[${stamp}] [${host.pid}] [${level}] ${message}\n`);
+    write(`[${stamp}] [${host.pid}] [${lineLevel}] ${message}\n`);
   };
+}
+
+/** Where `-` (stdout or stderr) or a file name sends text. */
+function destination(
+  host: CliHost,
+  name: string,
+  dash: (text: string) => void,
+): (text: string) => void {
+  return name === "-" ? dash : host.appender(name);
 }
 
 /** The running runtime's host; only its file is loaded. */
@@ -331,104 +236,470 @@ async function hostFor(): Promise<CliHost> {
     : await (await import("./_node.ts")).cliHost();
 }
 
+/** Deno's missing permission, said with the flags that grant it. */
+function explain(error: unknown): string {
+  const line = firstLine(error);
+  if ((error as { name?: string } | null)?.name !== "NotCapable") return line;
+  return `${line}: run deno with -A, or --allow-net --allow-read --allow-env (and --allow-run for workers, --allow-write for log files and Unix sockets)`;
+}
+
+/** A JSON access line: every value escaped, so no header can forge a field. */
+function jsonLine(record: AccessRecord, pid: number): string {
+  const headers = record.request.headers;
+  const query = record.target.indexOf("?");
+  return JSON.stringify({
+    time: new Date(record.start).toISOString(),
+    remote_addr: record.remoteAddr,
+    method: record.request.method,
+    path: query === -1 ? record.target : record.target.slice(0, query),
+    query: query === -1 ? "" : record.target.slice(query + 1),
+    protocol: record.protocol,
+    status: record.status,
+    bytes: record.bytes,
+    duration_ms: record.duration,
+    host: headers.get("host"),
+    referer: headers.get("referer"),
+    user_agent: headers.get("user-agent"),
+    pid,
+  });
+}
+
+/** An app that counts the requests it is working on (for /metrics). */
+function counting(app: App, metrics: MetricsData): App {
+  return (environ: Environ, startResponse: StartResponse) => {
+    metrics.inFlight++;
+    let done = false;
+    const end = () => {
+      if (!done) {
+        done = true;
+        metrics.inFlight--;
+      }
+    };
+    let result;
+    try {
+      result = app(environ, startResponse);
+    } catch (error) {
+      end();
+      throw error;
+    }
+    const wrap = (body: unknown) => {
+      const iterable = body as
+        & Partial<Iterable<Uint8Array>>
+        & Partial<AsyncIterable<Uint8Array>>
+        & { close?: () => unknown };
+      // The gateway calls close() exactly once, when the response is over.
+      return {
+        [Symbol.iterator]: iterable[Symbol.iterator]?.bind(iterable),
+        [Symbol.asyncIterator]: iterable[Symbol.asyncIterator]?.bind(iterable),
+        close() {
+          end();
+          return iterable.close?.();
+        },
+      } as unknown as Iterable<Uint8Array>;
+    };
+    if (result instanceof Promise) {
+      return result.then(wrap, (error) => {
+        end();
+        throw error;
+      });
+    }
+    return wrap(result);
+  };
+}
+
+/** The certificate files, read now (again on each worker's start). */
+function readTls(
+  host: CliHost,
+  options: CliOptions,
+): TlsOptions | undefined {
+  if (options.certfile === undefined || options.keyfile === undefined) {
+    return undefined;
+  }
+  const read = (flag: string, path: string) => {
+    try {
+      return host.readText(path);
+    } catch (error) {
+      throw new Error(`Cannot read ${flag} ${path}: ${explain(error)}`);
+    }
+  };
+  return {
+    cert: read("--certfile", options.certfile),
+    key: read("--keyfile", options.keyfile),
+  };
+}
+
+/** A stopping worker closes its listener after this long without a request… */
+const QUIET_MS = 50;
+/** …or after this long at most. */
+const SETTLE_MS = 1000;
+
+/** A worker has at least this many seconds to boot. */
+const BOOT_S = 60;
+
+/** The same signal again within this many ms is the process group's echo. */
+const ECHO_MS = 1000;
+
+/** Calls `handler` once per signal, ignoring echoes of the last one. */
+function onSignals(host: CliHost, handler: (signal: Signal) => void) {
+  let last: Signal | undefined;
+  let at = 0;
+  return host.onSignal((signal) => {
+    const now = Date.now();
+    if (signal === last && now - at < ECHO_MS) return;
+    last = signal;
+    at = now;
+    handler(signal);
+  });
+}
+
 /** Serves in this process: the only one, or one worker of several. */
 async function serveHere(
   host: CliHost,
   options: CliOptions,
   worker: boolean,
 ): Promise<number> {
-  const log = logger(host);
+  const log = logger(
+    host,
+    options.logLevel,
+    destination(host, options.errorLogfile, host.writeErr),
+  );
+  const fail = (message: string) => {
+    host.writeErr(`tsgi: error: ${message}\n`);
+    return 1;
+  };
   let app: App;
+  let tls: TlsOptions | undefined;
+  let writeAccess: (text: string) => void;
   try {
     app = await loadApp(options.target, host);
+    tls = readTls(host, options);
+    writeAccess = destination(host, options.accessLogfile, host.writeErr);
   } catch (error) {
-    host.writeErr(`tsgi: error: ${firstLine(error)}\n`);
-    return 1;
+    return fail(explain(error));
   }
   const workers = Number(host.env("TSGI_WORKERS") ?? "1");
-  let server: Server;
-  try {
-    if (options.accessLog && options.accessLogFormat !== "wsgiref") {
+  const supervised = worker && host.env("TSGI_SUPERVISED") === "1";
+  const metrics = supervised && host.env("TSGI_METRICS") === "1"
+    ? new WorkerMetrics()
+    : undefined;
+  let sendTimer: ReturnType<typeof setTimeout> | undefined;
+  const sendMetrics = () => {
+    if (sendTimer !== undefined) clearTimeout(sendTimer);
+    sendTimer = undefined;
+    host.send({ t: "metrics", data: metrics!.data });
+  };
+  const metricsChanged = () => {
+    // At most ten messages a second, however busy the worker.
+    sendTimer ??= setTimeout(sendMetrics, 100);
+  };
+  // Its share of requests, gunicorn's way: N plus a random 0..J.
+  let share = options.maxRequests === 0 || !supervised
+    ? Infinity
+    : options.maxRequests +
+      Math.floor(Math.random() * (options.maxRequestsJitter + 1));
+  if (options.accessLog && options.accessLogFormat !== "wsgiref") {
+    if (options.accessLogFormat !== "json") {
       app = accessLog(app, {
         format: options.accessLogFormat,
-        sink: (line) => host.writeErr(line + "\n"),
+        sink: (line) => writeAccess(line + "\n"),
       });
     }
-    server = await serve(app, {
-      hostname: options.host,
-      port: options.port,
-      reusePort: worker && host.reusePort,
-      multiprocess: workers > 1,
-      maxBodySize: options.maxBodySize,
-      // wsgiref's line is serve()'s own; Apache's come from the middleware.
-      accessLog: options.accessLog && options.accessLogFormat === "wsgiref"
-        ? (line: string) => host.writeErr(line + "\n")
-        : false,
-      onListen() {},
-    });
-  } catch (error) {
-    const where = urlOf(options.host, options.port).slice(7);
-    host.writeErr(
-      host.isAddrInUse(error)
-        ? `tsgi: error: Cannot listen on ${where}: the address is already in use\n`
-        : `tsgi: error: Cannot listen on ${where}: ${firstLine(error)}\n`,
-    );
-    return 1;
   }
+  if (metrics !== undefined) app = counting(app, metrics.data);
+  // When a request last came: a stopping worker waits for a quiet moment.
+  let lastRequest = 0;
+  if (supervised) {
+    const inner = app;
+    app = (environ, startResponse) => {
+      lastRequest = Date.now();
+      if (--share === 0) {
+        // It serves on until its replacement listens (then SIGTERM).
+        log("INFO", "Autorestarting worker after current request.");
+        host.send({ t: "retire" });
+      }
+      return inner(environ, startResponse);
+    };
+  }
+  const sink = !options.accessLog
+    ? undefined
+    : options.accessLogFormat === "wsgiref"
+    ? (line: string) => writeAccess(line + "\n")
+    : options.accessLogFormat === "json"
+    ? (_line: string, record: AccessRecord) =>
+      writeAccess(jsonLine(record, host.pid) + "\n")
+    : undefined;
+  const accessSink = metrics === undefined
+    ? sink
+    : (line: string, record: AccessRecord) => {
+      metrics.record(
+        record.request.method,
+        record.status,
+        record.bytes,
+        record.duration,
+      );
+      metricsChanged();
+      sink?.(line, record);
+    };
+  const servers: Server[] = [];
+  if (!worker) removeStaleSockets(host, options.binds);
+  for (const bind of options.binds) {
+    try {
+      servers.push(
+        await serve(app, {
+          ...(bind.kind === "unix"
+            ? { path: bind.path }
+            : { hostname: bind.host, port: bind.port }),
+          reusePort: worker && host.reusePort && bind.kind === "tcp",
+          multiprocess: workers > 1,
+          maxBodySize: options.maxBodySize,
+          ...(tls === undefined ? {} : { tls, http2: options.http2 }),
+          ...(options.keepAlive === undefined
+            ? {}
+            : { idleTimeout: options.keepAlive }),
+          ...(options.requestTimeout === undefined ? {} : {
+            requestTimeout: options.requestTimeout,
+            onRequestTimeout(request: Request, sent: boolean) {
+              if (metrics !== undefined) {
+                metrics.data.requestTimeouts++;
+                metricsChanged();
+              }
+              log(
+                "WARNING",
+                `Request timeout: ${request.method} ${
+                  new URL(request.url).pathname
+                } ${sent ? "(response cut)" : "(504)"}`,
+              );
+            },
+          }),
+          limits: {
+            requestLine: options.limitRequestLine,
+            fields: options.limitRequestFields,
+            fieldSize: options.limitRequestFieldSize,
+          },
+          accessLog: accessSink ?? false,
+          onListen() {},
+        }),
+      );
+    } catch (error) {
+      for (const server of servers) server.abort();
+      return fail(
+        host.isAddrInUse(error)
+          ? `Cannot listen on ${bindText(bind)}: the address is already in use`
+          : `Cannot listen on ${bindText(bind)}: ${explain(error)}`,
+      );
+    }
+  }
+  const scheme = tls === undefined ? "http" : "https";
+  if (!worker) applyUmask(host, options);
   if (!worker) {
-    log(
-      "INFO",
-      `Listening at: ${urlOf(server.hostname, server.port)} (${host.pid})`,
-    );
+    log("INFO", `Starting tsgi ${VERSION} (${host.runtime})`);
+    for (const server of servers) {
+      log("INFO", `Listening at: ${addressOf(server, scheme)} (${host.pid})`);
+    }
     log("INFO", `Using worker: ${host.runtime.split(" ")[0]}`);
   }
-  log("INFO", `${BOOT_LINE}${host.pid}`);
-  let signals = 0;
-  const stopListening = host.onSignal((signal) => {
-    // A worker leaves Ctrl-C to its supervisor, which sends SIGTERM.
-    if (worker && signal === "SIGINT") return;
-    if (++signals > 1) {
-      log("WARNING", "Second signal: exiting without waiting");
-      host.exit(1);
+  let stopping = false;
+  const finished = Promise.all(servers.map((server) => server.finished));
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (supervised) {
+      // Handing over: clients are told to leave (Connection: close) and
+      // reconnect, mostly to the other workers; the listener closes once
+      // no request has come for a moment (or after a second), so that
+      // hardly any connection is accepted here and then closed unread.
+      for (const server of servers) server.drain();
+      const began = Date.now();
+      const settle = setInterval(() => {
+        const now = Date.now();
+        if (now - lastRequest < QUIET_MS && now - began < SETTLE_MS) return;
+        clearInterval(settle);
+        for (const server of servers) server.shutdown();
+        log("INFO", `Stopped accepting connections (pid: ${host.pid})`);
+      }, 10);
+    } else for (const server of servers) server.shutdown();
+    const grace = setTimeout(() => {
+      log(
+        "WARNING",
+        `Graceful timeout (${options.gracefulTimeout} s): closing the requests still in flight`,
+      );
+      for (const server of servers) server.abort();
+      exitNow(0);
+    }, options.gracefulTimeout * 1000);
+    finished.then(() => clearTimeout(grace));
+  };
+  const exitNow = (code: number): never => {
+    if (metrics !== undefined) sendMetrics();
+    log("INFO", `Worker exiting (pid: ${host.pid})`);
+    return host.exit(code);
+  };
+  const stopListening = onSignals(host, (signal) => {
+    switch (signal) {
+      case "SIGTERM":
+        if (stopping) {
+          log("WARNING", "Second signal: exiting without waiting");
+          return host.exit(1);
+        }
+        log("INFO", "Handling signal: term");
+        return stop();
+      case "SIGINT":
+      case "SIGQUIT":
+        // A worker leaves Ctrl-C to its supervisor, which sends QUIT.
+        if (worker && signal === "SIGINT") return;
+        log("INFO", `Handling signal: ${signal.slice(3).toLowerCase()}`);
+        for (const server of servers) server.abort();
+        return exitNow(0);
+      case "SIGHUP": {
+        if (worker) return;
+        log("INFO", "Handling signal: hup");
+        if (tls === undefined) return;
+        try {
+          const fresh = readTls(host, options)!;
+          for (const server of servers) server.updateTls(fresh);
+          log("INFO", "Reloaded the certificate for new connections");
+        } catch (error) {
+          log("ERROR", `Cannot reload the certificate: ${firstLine(error)}`);
+        }
+        return;
+      }
+      default:
+        if (!worker) {
+          log(
+            "WARNING",
+            `Ignoring ${signal}: one process has no workers to add or remove (use --workers)`,
+          );
+        }
     }
-    log("INFO", `Handling signal: ${signal === "SIGINT" ? "int" : "term"}`);
-    server.shutdown();
   });
-  if (worker) {
-    host.supervisorGone().then(() => {
-      if (signals++ === 0) server.shutdown();
-    });
+  log("INFO", `${BOOT_LINE}${host.pid}`);
+  if (worker) host.send({ t: "up" });
+  let beat: ReturnType<typeof setInterval> | undefined;
+  if (supervised) {
+    // Four beats per --timeout: a blocked event loop misses them all.
+    const every = Math.max(50, Math.min(1000, options.timeout * 250));
+    beat = setInterval(() => host.send({ t: "beat" }), every);
   }
-  await server.finished;
+  if (worker) {
+    host.supervisorGone().then(() => stop());
+  }
+  await finished;
+  if (beat !== undefined) clearInterval(beat);
   stopListening();
+  if (metrics !== undefined) sendMetrics();
   log("INFO", `Worker exiting (pid: ${host.pid})`);
   return 0;
 }
 
-/** Runs N workers on one port and looks after them. */
+/**
+ * A Unix socket left by a server that did not remove it would make the
+ * bind fail; as gunicorn, remove it (a socket, never another file).
+ */
+function removeStaleSockets(host: CliHost, binds: readonly Bind[]): void {
+  for (const bind of binds) {
+    if (bind.kind === "unix" && host.isSocket(bind.path)) {
+      host.removeFile(bind.path);
+    }
+  }
+}
+
+/** --umask: the Unix sockets' mode, once they exist. */
+function applyUmask(host: CliHost, options: CliOptions): void {
+  if (options.umask === undefined) return;
+  for (const bind of options.binds) {
+    if (bind.kind === "unix") host.chmod(bind.path, 0o777 & ~options.umask);
+  }
+}
+
+/** `http://127.0.0.1:8000` or `unix:/tmp/app.sock`, as the log says it. */
+function addressOf(
+  server: { hostname: string; port: number; path?: string },
+  scheme: string,
+): string {
+  if (server.path !== undefined) return `unix:${server.path}`;
+  const host = server.hostname.includes(":")
+    ? `[${server.hostname}]`
+    : server.hostname;
+  return `${scheme}://${host}:${server.port}`;
+}
+
+/** Serves the supervisor's /metrics. */
+function metricsApp(metrics: SupervisorMetrics, workers: () => number): App {
+  return (environ, startResponse) => {
+    if (environ.PATH_INFO !== "/metrics") {
+      startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+      return [new TextEncoder().encode("Not Found: try /metrics\n")];
+    }
+    startResponse("200 OK", [[
+      "Content-Type",
+      "text/plain; version=0.0.4; charset=utf-8",
+    ]]);
+    return [new TextEncoder().encode(metrics.render(workers()))];
+  };
+}
+
+/** Runs workers on shared listeners and looks after them. */
 async function supervise(
   host: CliHost,
   options: CliOptions,
   modulePath: string | undefined,
 ): Promise<number> {
-  const log = logger(host);
-  let port: number;
-  try {
-    port = await host.probePort(options.host, options.port);
-  } catch (error) {
-    const where = urlOf(options.host, options.port).slice(7);
+  const log = logger(
+    host,
+    options.logLevel,
+    destination(host, options.errorLogfile, host.writeErr),
+  );
+  if (host.reusePort && options.binds.some((bind) => bind.kind === "unix")) {
     host.writeErr(
-      host.isAddrInUse(error)
-        ? `tsgi: error: Cannot listen on ${where}: the address is already in use\n`
-        : `tsgi: error: Cannot listen on ${where}: ${firstLine(error)}\n`,
+      `tsgi: error: Cannot share a Unix socket between workers on ${
+        host.runtime.split(" ")[0]
+      }: serve it from one process (no --workers or --max-requests), or use Node\n`,
     );
     return 1;
   }
-  // Said once the first worker listens: a module that fails to load then
-  // prints its one error line and nothing else.
+  removeStaleSockets(host, options.binds);
+  // Port 0 becomes a real port here, so that every worker binds the same.
+  const binds: Bind[] = [];
+  for (const bind of options.binds) {
+    if (bind.kind === "unix") {
+      binds.push(bind);
+      continue;
+    }
+    try {
+      binds.push({ ...bind, port: await host.probePort(bind.host, bind.port) });
+    } catch (error) {
+      host.writeErr(
+        host.isAddrInUse(error)
+          ? `tsgi: error: Cannot listen on ${
+            bindText(bind)
+          }: the address is already in use\n`
+          : `tsgi: error: Cannot listen on ${bindText(bind)}: ${
+            explain(error)
+          }\n`,
+      );
+      return 1;
+    }
+  }
+  try {
+    // A certificate that cannot be read is said once, here.
+    readTls(host, options);
+  } catch (error) {
+    host.writeErr(`tsgi: error: ${firstLine(error)}\n`);
+    return 1;
+  }
+  const metrics = new SupervisorMetrics();
+  const scheme = options.certfile === undefined ? "http" : "https";
   const announce = () => {
     log("INFO", `Starting tsgi ${VERSION} (${host.runtime})`);
-    log("INFO", `Listening at: ${urlOf(options.host, port)} (${host.pid})`);
+    for (const bind of binds) {
+      log(
+        "INFO",
+        `Listening at: ${
+          bind.kind === "unix"
+            ? `unix:${bind.path}`
+            : addressOf({ hostname: bind.host, port: bind.port }, scheme)
+        } (${host.pid})`,
+      );
+    }
     log(
       "INFO",
       `Using worker: ${host.runtime.split(" ")[0]} (${
@@ -436,63 +707,229 @@ async function supervise(
       })`,
     );
   };
-  const env = { TSGI_WORKER: "1", TSGI_WORKERS: String(options.workers) };
-  const args = argsFor(options, port);
+  let target = options.workers;
+  const workerEnv = () => ({
+    TSGI_WORKER: "1",
+    TSGI_SUPERVISED: "1",
+    TSGI_WORKERS: String(target),
+    TSGI_METRICS: options.metricsBind === undefined ? "0" : "1",
+    TSGI_OPTIONS: JSON.stringify({ ...options, binds, config: undefined }),
+  });
+  const args = ["--", options.target];
   const children = new Set<ChildProcess>();
+  /** Workers on their way out (recycled, removed): not replaced. */
+  const leaving = new Set<ChildProcess>();
   let stopping = false;
-  let signals = 0;
   // The exit status: non-zero when a worker could not be replaced, or
   // failed while shutting down. A worker replaced in time is no failure.
   let failed = 0;
-  const stopListening = host.onSignal((signal) => {
-    if (++signals > 1) {
-      log("WARNING", "Second signal: killing the workers");
-      for (const child of children) child.kill("SIGKILL");
-      host.exit(1);
-    }
-    log("INFO", `Handling signal: ${signal === "SIGINT" ? "int" : "term"}`);
+  /** Workers sent SIGTERM. */
+  const stopped = new Set<ChildProcess>();
+  /** Workers killed for not stopping in time: their status is no failure. */
+  const killed = new Set<ChildProcess>();
+  /** Workers that listen: a signal before that would find no handler. */
+  const ready = new WeakSet<ChildProcess>();
+  /** Kills a worker still booting: it serves nothing yet. */
+  const killBooting = (child: ChildProcess): boolean => {
+    if (ready.has(child)) return false;
+    killed.add(child);
+    child.kill("SIGKILL");
+    return true;
+  };
+  const retire = (child: ChildProcess) => {
+    leaving.add(child);
+    if (stopped.has(child)) return;
+    stopped.add(child);
+    if (killBooting(child)) return;
+    child.kill("SIGTERM");
+    // The worker closes what is left itself when its graceful timeout is
+    // over; one that cannot (a blocked event loop) is killed a second later.
+    const timer = setTimeout(() => {
+      killed.add(child);
+      child.kill("SIGKILL");
+    }, (options.gracefulTimeout + 1) * 1000);
+    child.exited.then(() => {
+      clearTimeout(timer);
+      stopped.delete(child);
+    });
+  };
+  const stopAll = (signal: "SIGTERM" | "SIGQUIT") => {
     stopping = true;
-    for (const child of children) child.kill("SIGTERM");
-  });
+    for (const child of children) {
+      if (signal === "SIGTERM") retire(child);
+      else if (!killBooting(child)) child.kill("SIGQUIT");
+    }
+  };
+  /** Starts a worker; undefined once it listens, else its exit code. */
   const start = async (): Promise<number | undefined> => {
-    const child = host.startWorker(args, env, modulePath);
+    const child = host.startWorker(args, workerEnv(), modulePath);
     children.add(child);
+    child.ready.then(() => ready.add(child));
+    let lastBeat = Date.now();
+    let timedOut = false;
+    child.onMessage((message) => {
+      switch (message.t) {
+        case "beat":
+          lastBeat = Date.now();
+          break;
+        case "metrics":
+          metrics.update(child.pid, message.data as MetricsData);
+          break;
+        case "retire":
+          // The replacement first, so the port never lacks a worker.
+          if (stopping || leaving.has(child)) break;
+          leaving.add(child);
+          start().then((code) => {
+            if (code === undefined) retire(child);
+            // No replacement: the old worker goes on serving.
+            else leaving.delete(child);
+          });
+          break;
+      }
+    });
+    // A worker that never comes up (a module that hangs as it loads) is
+    // killed too; loading may take a while (Deno compiles TypeScript).
+    let bootTimer: ReturnType<typeof setTimeout> | undefined;
     const early = await Promise.race([
       child.ready.then(() => undefined),
       child.exited,
+      new Promise<number>((resolve) => {
+        bootTimer = setTimeout(() => {
+          log("CRITICAL", `WORKER TIMEOUT (pid:${child.pid}) while booting`);
+          child.kill("SIGKILL");
+          resolve(1);
+        }, Math.max(options.timeout, BOOT_S) * 1000);
+      }),
     ]);
+    clearTimeout(bootTimer);
     if (early !== undefined) {
       children.delete(child);
       return early || 1;
     }
+    lastBeat = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastBeat <= options.timeout * 1000 || timedOut) return;
+      timedOut = true;
+      metrics.workerTimeouts++;
+      log("CRITICAL", `WORKER TIMEOUT (pid:${child.pid})`);
+      child.kill("SIGKILL");
+    }, Math.max(50, Math.min(1000, options.timeout * 250)));
     child.exited.then(async (code) => {
+      clearInterval(watchdog);
       children.delete(child);
+      metrics.exited(child.pid);
+      const left = leaving.delete(child);
       if (stopping) {
-        if (code !== 0) failed = code;
+        if (code !== 0 && !timedOut && !killed.has(child)) failed = code;
         return;
       }
+      if (left) {
+        metrics.restarts++;
+        // Recycled or removed: its replacement, if any, is already up.
+        return;
+      }
+      if (!timedOut) {
+        log("WARNING", `Worker (pid: ${child.pid}) exited with code ${code}`);
+      }
       // A worker died on its own: boot another, as gunicorn does.
-      log("WARNING", `Worker (pid: ${child.pid}) exited with code ${code}`);
+      metrics.restarts++;
       const again = await start();
       if (again !== undefined && !stopping) {
         log("ERROR", "A new worker failed to boot; shutting down");
         failed = again;
-        stopping = true;
-        for (const other of children) other.kill("SIGTERM");
+        stopAll("SIGTERM");
       }
     });
     return undefined;
   };
+  const stopListening = onSignals(host, (signal) => {
+    switch (signal) {
+      case "SIGTERM":
+        if (stopping) {
+          log("WARNING", "Second signal: killing the workers");
+          for (const child of children) child.kill("SIGKILL");
+          return host.exit(1);
+        }
+        log("INFO", "Handling signal: term");
+        return stopAll("SIGTERM");
+      case "SIGINT":
+      case "SIGQUIT":
+        log("INFO", `Handling signal: ${signal.slice(3).toLowerCase()}`);
+        return stopAll("SIGQUIT");
+      case "SIGHUP": {
+        if (stopping) return;
+        log("INFO", "Handling signal: hup");
+        // gunicorn's reload: new workers (which read the certificate and
+        // the app again), then the old ones stop gracefully.
+        const old = [...children].filter((child) => !leaving.has(child));
+        for (const child of old) leaving.add(child);
+        (async () => {
+          for (const child of old) {
+            const code = await start();
+            if (code !== undefined) {
+              log("ERROR", "A new worker failed to boot; keeping the old one");
+              leaving.delete(child);
+              continue;
+            }
+            retire(child);
+          }
+        })();
+        return;
+      }
+      case "SIGTTIN":
+        if (stopping) return;
+        target++;
+        log("INFO", `Handling signal: ttin (now ${target} workers)`);
+        start();
+        return;
+      case "SIGTTOU": {
+        if (stopping || target <= 1) return;
+        target--;
+        log("INFO", `Handling signal: ttou (now ${target} workers)`);
+        const oldest = [...children].find((child) => !leaving.has(child));
+        if (oldest !== undefined) retire(oldest);
+        return;
+      }
+    }
+  });
+  let metricsServer: Server | undefined;
   // One at a time: a module that fails to load says so once.
   for (let i = 0; i < options.workers && !stopping; i++) {
     const code = await start();
+    // node:cluster's primary made the Unix sockets for the first worker.
+    if (i === 0 && code === undefined) applyUmask(host, options);
     if (i === 0 && code === undefined) announce();
+    // Stopped while booting: the loop below waits for the rest.
+    if (code !== undefined && stopping) break;
     if (code !== undefined) {
-      stopping = true;
-      for (const child of children) child.kill("SIGTERM");
+      stopAll("SIGTERM");
       await Promise.all([...children].map((child) => child.exited));
       stopListening();
       return code;
+    }
+  }
+  if (options.metricsBind !== undefined && !stopping) {
+    const bind = options.metricsBind;
+    try {
+      metricsServer = await serve(
+        metricsApp(metrics, () => children.size),
+        {
+          ...(bind.kind === "unix"
+            ? { path: bind.path }
+            : { hostname: bind.host, port: bind.port }),
+          accessLog: false,
+          onListen() {},
+        },
+      );
+      log(
+        "INFO",
+        `Metrics at: ${addressOf(metricsServer, "http")}/metrics`,
+      );
+    } catch (error) {
+      log(
+        "ERROR",
+        `Cannot serve metrics on ${bindText(bind)}: ${explain(error)}`,
+      );
     }
   }
   while (children.size > 0) {
@@ -501,6 +938,14 @@ async function supervise(
     await Promise.resolve();
   }
   stopListening();
+  // node:cluster's primary held the Unix sockets; nothing removes them.
+  for (const bind of binds) {
+    if (bind.kind === "unix") host.removeFile(bind.path);
+  }
+  if (metricsServer !== undefined) {
+    metricsServer.abort();
+    await metricsServer.shutdown();
+  }
   log("INFO", "Shutting down: Master");
   return failed;
 }
@@ -508,8 +953,8 @@ async function supervise(
 /**
  * Runs the `tsgi` command with `args` and resolves with its exit status;
  * the process should exit with it. Usage errors give 2, failures to start
- * (module not found, export missing, port in use) give 1 and one line on
- * stderr, a graceful shutdown gives 0.
+ * (module not found, export missing, port in use, a missing Deno
+ * permission) give 1 and one line on stderr, a shutdown gives 0.
  *
  * @param args The arguments after the program name.
  * @returns The exit status.
@@ -522,7 +967,38 @@ async function supervise(
  */
 export async function main(args?: readonly string[]): Promise<number> {
   const host = await hostFor();
-  const parsed = parseArgs(args ?? host.args);
+  try {
+    return await run(host, args ?? host.args);
+  } catch (error) {
+    host.writeErr(`tsgi: error: ${explain(error)}\n`);
+    return 1;
+  }
+}
+
+/** The options as --check-config prints them. */
+function printable(options: CliOptions): Record<string, unknown> {
+  const { binds, metricsBind, ...rest } = options;
+  return {
+    ...rest,
+    binds: binds.map(bindText),
+    metricsBind: metricsBind === undefined ? undefined : bindText(metricsBind),
+  };
+}
+
+async function run(host: CliHost, args: readonly string[]): Promise<number> {
+  // A worker (or a watched copy) takes the effective options of the
+  // process that started it as they are.
+  const inherited = host.env("TSGI_OPTIONS");
+  const parsed = inherited !== undefined
+    ? {
+      kind: "run" as const,
+      options: JSON.parse(inherited) as CliOptions,
+    }
+    : await parseOptions({
+      args,
+      env: (name) => host.env(name),
+      loadConfig: (path) => loadConfig(host, path),
+    });
   switch (parsed.kind) {
     case "help":
       host.writeOut(USAGE);
@@ -535,6 +1011,10 @@ export async function main(args?: readonly string[]): Promise<number> {
       return 2;
   }
   const options = parsed.options;
+  if (options.checkConfig) {
+    host.writeOut(JSON.stringify(printable(options), null, 2) + "\n");
+    return 0;
+  }
   const { module } = splitTarget(options.target);
   const modulePath = isUrl(module)
     ? undefined
@@ -542,7 +1022,11 @@ export async function main(args?: readonly string[]): Promise<number> {
     ? module
     : `${host.cwd()}/${module}`;
   if (options.reload) {
-    const child = host.watch(argsFor(options, options.port), {}, modulePath);
+    const child = host.watch(
+      ["--", options.target],
+      { TSGI_OPTIONS: JSON.stringify({ ...options, reload: false }) },
+      modulePath,
+    );
     let signals = 0;
     const stop = host.onSignal(() => {
       if (++signals > 1) return child.kill("SIGKILL");
@@ -556,10 +1040,25 @@ export async function main(args?: readonly string[]): Promise<number> {
     return signals > 0 ? 0 : code;
   }
   const worker = host.env("TSGI_WORKER") === "1";
-  if (options.workers > 1 && !worker) {
+  const supervised = options.workers > 1 || options.maxRequests > 0 ||
+    options.metricsBind !== undefined || options.certfile !== undefined;
+  // Deno and Bun share a port between workers, never a Unix socket: one
+  // process serves it (and reloads no certificate on SIGHUP).
+  const unixAlone = host.reusePort &&
+    options.binds.some((bind) => bind.kind === "unix") &&
+    options.workers === 1 && options.maxRequests === 0;
+  if (!worker && supervised && !unixAlone) {
     return await supervise(host, options, modulePath);
   }
   return await serveHere(host, options, worker);
+}
+
+/** A config file: JSON, or a module whose default export (or exports) are the options. */
+async function loadConfig(host: CliHost, path: string): Promise<unknown> {
+  const full = path.startsWith("/") ? path : `${host.cwd()}/${path}`;
+  if (path.endsWith(".json")) return JSON.parse(host.readText(full));
+  const namespace = await importUrl(fileUrl(full));
+  return namespace.default ?? { ...namespace };
 }
 
 if ((import.meta as { main?: boolean }).main) {

@@ -13,7 +13,13 @@ import {
   respond,
 } from "./_fetch.ts";
 import { origin } from "../toolkit/_url.ts";
-import type { App, AppIterable, Environ } from "../types.ts";
+import type {
+  App,
+  AppIterable,
+  Environ,
+  StartResponse,
+  WebSocketUpgrade,
+} from "../types.ts";
 
 /** A Fetch handler as {@linkcode fromFetchHandler} takes it. */
 export type AnyFetchHandler = (
@@ -99,6 +105,11 @@ export function fromFetchHandler(handler: AnyFetchHandler): App {
     ...args: unknown[]
   ) => Response | Promise<Response>;
   return function fetchApp(environ, startResponse) {
+    const upgrade = environ["tsgi.websocket"];
+    const original = environ["tsgi.request"];
+    if (upgrade !== undefined && original instanceof Request) {
+      return upgradeThrough(call, original, environ, startResponse, upgrade);
+    }
     const abort = new AbortController();
     const method = environ.REQUEST_METHOD;
     const init: RequestInit & { duplex?: "half" } = {
@@ -127,4 +138,34 @@ export function fromFetchHandler(handler: AnyFetchHandler): App {
       ? response.then(answer)
       : answer(response);
   };
+}
+
+/**
+ * A WebSocket upgrade request goes to the handler as the runtime gave it
+ * (a rebuilt Request would lose Upgrade and Connection, which are
+ * hop-by-hop): a handler that upgrades with the runtime's own API (Hono's
+ * `upgradeWebSocket`) answers 101, which the gateway returns as it is.
+ */
+function upgradeThrough(
+  call: (request: Request, ...args: unknown[]) => Response | Promise<Response>,
+  request: Request,
+  environ: Environ,
+  startResponse: StartResponse,
+  upgrade: WebSocketUpgrade,
+): AppIterable | Promise<AppIterable> {
+  const args = (environ["tsgi.runtime_args"] as unknown[] | undefined) ?? [];
+  const answer = (response: Response | undefined): AppIterable => {
+    if (response === undefined || response.status === 101) {
+      upgrade.respondWith(response);
+      return [];
+    }
+    if (!(response instanceof Response)) {
+      throw new TypeError(
+        `Cannot use ${typeof response} from the Fetch handler: expected a Response`,
+      );
+    }
+    return respond(response, startResponse, () => {});
+  };
+  const response = call(request, ...args);
+  return response instanceof Promise ? response.then(answer) : answer(response);
 }

@@ -277,6 +277,11 @@ class LazyKeys implements ProxyHandler<Target> {
   }
 
   /** Brings every lazy key into the target, for enumeration. */
+  /** Brings every lazy key into the target (see inspectEnviron). */
+  loadAll(target: Target): void {
+    this.#materialize(target);
+  }
+
   #materialize(target: Target): void {
     if (this.#materialized) return;
     for (const key of LAZY_KEYS) {
@@ -350,6 +355,29 @@ class LazyKeys implements ProxyHandler<Target> {
     ) this.#resolve(target, key);
     return Reflect.getOwnPropertyDescriptor(target, key);
   }
+}
+
+// console.log(environ) on Deno and Bun shows the Proxy's target as it is,
+// without its traps, so keys not read yet would be missing; Node goes
+// through the traps. Both look for these methods first.
+const HANDLER = Symbol("tsgi.environKeys");
+const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
+const DENO_INSPECT = Symbol.for("Deno.customInspect");
+
+/**
+ * Shows every key of the environ, lazy ones included, as a plain object.
+ * Called with the target (Deno, Bun) or the Proxy (Node) as `this`, with
+ * the runtime's own inspect function among its arguments.
+ */
+function inspectEnviron(this: Target, ...args: unknown[]): unknown {
+  (this[HANDLER] as LazyKeys | undefined)?.loadAll(this);
+  const shown: Record<string, unknown> = {};
+  for (const key of Object.keys(this)) shown[key] = this[key];
+  // Deno: (inspect, options); Node and Bun: (depth, options, inspect).
+  const inspect = typeof args[0] === "function" ? args[0] : args[2];
+  return typeof inspect === "function"
+    ? inspect(shown, typeof args[0] === "function" ? args[1] : args[1])
+    : shown;
 }
 
 // The last Host seen and what it gave: a server answers mostly one name.
@@ -466,11 +494,12 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
   if (typeof environ === "number") return environ;
   environ["tsgi.request"] = request;
   environ["tsgi.runtime_args"] = state.args;
+  const handler = new LazyKeys(state);
+  environ[HANDLER] = handler;
+  environ[NODE_INSPECT] = inspectEnviron;
+  environ[DENO_INSPECT] = inspectEnviron;
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }
-  return state.environ = new Proxy(
-    environ,
-    new LazyKeys(state),
-  ) as unknown as Environ;
+  return state.environ = new Proxy(environ, handler) as unknown as Environ;
 }

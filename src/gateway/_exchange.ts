@@ -238,9 +238,7 @@ export class Exchange<R = Response> {
       throw new Error("Cannot write(): call startResponse() first");
     }
     if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot write ${show(chunk)}: body chunks must be Uint8Array`,
-      );
+      throw new TypeError(`Cannot write ${notAChunk(chunk)}`);
     }
     switch (this.#phase) {
       case "cancelled":
@@ -352,11 +350,21 @@ export class Exchange<R = Response> {
 
   /** Why a returned value is not an iterable of chunks, if it is not. */
   #unusable(result: unknown): TypeError | undefined {
+    if (result === undefined) {
+      return new TypeError(
+        "Cannot use the application's result undefined: the app returned nothing; return an iterable of Uint8Array chunks, such as [body]",
+      );
+    }
     if (typeof result !== "object" || result === null) {
       return new TypeError(
         `Cannot use the application's result ${
           show(result)
         }: expected an iterable of Uint8Array chunks`,
+      );
+    }
+    if (result instanceof Response) {
+      return new TypeError(
+        "Cannot use a Response as the application's result: a tsgi app calls startResponse() and returns Uint8Array chunks; to serve a Fetch handler, wrap it with fromFetchHandler(handler)",
       );
     }
     if (result instanceof Uint8Array) {
@@ -477,9 +485,7 @@ export class Exchange<R = Response> {
       if (!(chunk instanceof Uint8Array)) {
         return this.#failBefore(
           new TypeError(
-            `Cannot send chunk ${i} of the result, ${
-              show(chunk)
-            }: body chunks must be Uint8Array`,
+            `Cannot send chunk ${i} of the result, ${notAChunk(chunk)}`,
           ),
           "the application returned a bad chunk",
         );
@@ -631,9 +637,7 @@ export class Exchange<R = Response> {
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
       return this.#failBefore(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
     }
@@ -811,9 +815,7 @@ export class Exchange<R = Response> {
     const chunk = step.value;
     if (!(chunk instanceof Uint8Array)) {
       this.#breakOff(
-        new TypeError(
-          `Cannot send ${show(chunk)}: body chunks must be Uint8Array`,
-        ),
+        new TypeError(`Cannot send ${notAChunk(chunk)}`),
         "the application yielded a bad chunk",
       );
       return false;
@@ -906,4 +908,17 @@ export class Exchange<R = Response> {
       close();
     }
   }
+}
+
+/** The rest of the message for a body chunk that is not a Uint8Array. */
+function notAChunk(chunk: unknown): string {
+  if (isThenable(chunk)) {
+    return "a Promise: body chunks must be Uint8Array; did you forget await?";
+  }
+  if (typeof chunk === "string") {
+    return `${
+      show(chunk)
+    }: body chunks must be Uint8Array; encode text with new TextEncoder().encode(text)`;
+  }
+  return `${show(chunk)}: body chunks must be Uint8Array`;
 }

@@ -49,7 +49,7 @@ export function show(value: unknown): string {
   if (value instanceof Uint8Array) {
     return `a ${value.constructor.name} of ${value.length} bytes`;
   }
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return "an array";
   return typeof value === "object"
     ? `an object (${value.constructor?.name ?? "null prototype"})`

@@ -16,3 +16,17 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.stack ?? String(error);
   return `thrown: ${show(error)}`;
 }
+
+/**
+ * The lines of an input stream, as PEP 3333's `__iter__` gives them: each
+ * `readline()` until one comes back empty.
+ */
+export async function* readLines(
+  input: { readline(): Promise<Uint8Array> },
+): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const line = await input.readline();
+    if (line.length === 0) return;
+    yield line;
+  }
+}

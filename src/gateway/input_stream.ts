@@ -4,6 +4,7 @@
  * @module
  */
 
+import { readLines } from "./_values.ts";
 import type { InputStream } from "../types.ts";
 import { concat } from "./_bytes.ts";
 import { BODY_BROKEN, BODY_TOO_LARGE } from "./_body_errors.ts";
@@ -310,12 +311,8 @@ export class ReadableInputStream implements InputStream {
   }
 
   /** Yields the body line by line. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return;
-      yield line;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return readLines(this);
   }
 }
 

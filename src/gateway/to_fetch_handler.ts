@@ -12,9 +12,15 @@ import {
   RequestState,
 } from "./_environ.ts";
 import { checkMethod, readContentLength } from "./_request_rules.ts";
+import { show } from "./_response_rules.ts";
 import { Exchange } from "./_exchange.ts";
 import { errorResponse } from "./_response.ts";
 import { LogErrorStream } from "./error_stream.ts";
+import {
+  runWithWebSocket,
+  upgraderOf,
+  websocketPossible,
+} from "./_websocket.ts";
 import type { App, FetchHandler, GatewayOptions } from "../types.ts";
 
 /**
@@ -47,12 +53,19 @@ export function toFetchHandler(
   options?: GatewayOptions,
 ): FetchHandler {
   if (typeof app !== "function") {
+    const fetch = (app as { fetch?: unknown } | null)?.fetch;
     throw new TypeError(
-      `Cannot serve ${typeof app}: expected an application function`,
+      typeof fetch === "function"
+        ? "Cannot serve an object with a fetch method: a tsgi app is a function (environ, startResponse); wrap a Fetch handler with fromFetchHandler(handler.fetch)"
+        : `Cannot serve ${
+          show(app)
+        }: expected an application function (environ, startResponse)`,
     );
   }
   const config = configure(options);
   const limit = config.maxBodySize;
+  const websocket = options?.websocket;
+  const upgrades = websocketPossible(websocket);
   return function tsgiHandler(
     request: Request,
     ...runtimeArgs: unknown[]
@@ -96,6 +109,10 @@ export function toFetchHandler(
         );
       }
       return errorResponse(environ, { head });
+    }
+    if (upgrades && method === "GET") {
+      const upgrader = upgraderOf(request, runtimeArgs, websocket);
+      if (upgrader !== undefined) return runWithWebSocket(state, app, upgrader);
     }
     return new Exchange(state).run(app);
   };

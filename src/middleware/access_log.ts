@@ -239,9 +239,32 @@ export function accessLog(app: App, options: AccessLogOptions = {}): App {
     let bytes = 0;
     let failed = false;
     let done = false;
+    // An accepted WebSocket is logged as 101 when it closes, so the line's
+    // duration is the socket's lifetime.
+    let socketOpen = false;
+    const upgrade = environ["tsgi.websocket"];
+    if (upgrade !== undefined) {
+      environ["tsgi.websocket"] = {
+        protocols: upgrade.protocols,
+        accept(options) {
+          const socket = upgrade.accept(options);
+          status = 101;
+          socketOpen = true;
+          socket.addEventListener("close", () => {
+            socketOpen = false;
+            log(true);
+          });
+          return socket;
+        },
+        respondWith(response) {
+          upgrade.respondWith(response);
+          status = 101;
+        },
+      };
+    }
 
     const log = (complete: boolean) => {
-      if (done) return;
+      if (done || socketOpen) return;
       done = true;
       const bodiless = request.method === "HEAD" || status === 204 ||
         status === 304;

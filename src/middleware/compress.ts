@@ -1,5 +1,5 @@
 /**
- * Response compression: gzip or deflate through the web-standard
+ * Response compression: brotli, gzip or deflate through the web-standard
  * CompressionStream, as the client's Accept-Encoding allows.
  *
  * @module
@@ -8,8 +8,11 @@
 import { headerValue, transformResponse, withoutLength } from "./_transform.ts";
 import type { App, Header } from "../types.ts";
 
-/** A content coding {@linkcode compress} can produce. */
-export type Encoding = "gzip" | "deflate";
+/**
+ * A content coding {@linkcode compress} can produce. `"br"` only where the
+ * runtime's CompressionStream has brotli (Deno and Bun, as `"brotli"`).
+ */
+export type Encoding = "br" | "gzip" | "deflate";
 
 /**
  * Options of {@linkcode compress}.
@@ -27,9 +30,10 @@ export type Encoding = "gzip" | "deflate";
 export interface CompressOptions {
   /**
    * The codings offered, most preferred first; the client's q-values win
-   * over this order.
+   * over this order. `"br"` is left out where the runtime's
+   * CompressionStream has no brotli (Node, at this writing).
    *
-   * @default {["gzip", "deflate"]}
+   * @default {["br", "gzip", "deflate"]}
    */
   encodings?: Encoding[];
   /**
@@ -122,6 +126,28 @@ export function negotiateEncoding(
   return best;
 }
 
+let brotliFormat: string | null | undefined;
+
+/**
+ * The CompressionStream format that makes brotli here, or null: tried once,
+ * since no standard names it yet ("brotli" on Deno and Bun).
+ */
+function brotli(): string | null {
+  if (brotliFormat === undefined) {
+    brotliFormat = null;
+    for (const format of ["brotli", "br"]) {
+      try {
+        new CompressionStream(format as CompressionFormat);
+        brotliFormat = format;
+        break;
+      } catch {
+        // Not this name.
+      }
+    }
+  }
+  return brotliFormat;
+}
+
 function addVary(headers: Header[]): Header[] {
   const index = headers.findIndex(([name]) => name.toLowerCase() === "vary");
   if (index === -1) return [...headers, ["Vary", "Accept-Encoding"]];
@@ -147,8 +173,9 @@ function encoded(headers: Header[], coding: Encoding): Header[] {
 }
 
 /**
- * Wraps an app so that its compressible responses are sent gzip- or
- * deflate-encoded when the client accepts it.
+ * Wraps an app so that its compressible responses are sent brotli-, gzip-
+ * or deflate-encoded when the client accepts it, by the client's q-values,
+ * ties going to the order of `encodings` (br, gzip, deflate).
  *
  * A response is compressed when its status may carry a body (not 204, 304
  * or 206), the request is not HEAD, its Content-Type is on the allowlist,
@@ -192,16 +219,19 @@ export function compress(app: App, options: CompressOptions = {}): App {
       `Cannot compress ${typeof app}: expected an application function`,
     );
   }
-  const offered = options.encodings ?? ["gzip", "deflate"];
-  for (const coding of offered) {
-    if (coding !== "gzip" && coding !== "deflate") {
+  const wanted = options.encodings ?? ["br", "gzip", "deflate"];
+  for (const coding of wanted) {
+    if (coding !== "gzip" && coding !== "deflate" && coding !== "br") {
       throw new TypeError(
         `Cannot compress with ${
           JSON.stringify(coding)
-        }: expected "gzip" or "deflate"`,
+        }: expected "br", "gzip" or "deflate"`,
       );
     }
   }
+  const offered = wanted.filter((coding) =>
+    coding !== "br" || brotli() !== null
+  );
   const minSize = options.minSize ?? 1024;
   if (!(minSize >= 0)) {
     throw new RangeError(
@@ -243,7 +273,9 @@ export function compress(app: App, options: CompressOptions = {}): App {
     if (coding === undefined) return { headers: varied };
     return {
       headers: encoded(varied, coding),
-      stream: new CompressionStream(coding) as unknown as TransformStream<
+      stream: new CompressionStream(
+        (coding === "br" ? brotli() : coding) as CompressionFormat,
+      ) as unknown as TransformStream<
         Uint8Array,
         Uint8Array
       >,

@@ -41,6 +41,13 @@ export interface DenoLike {
   cwd(): string;
   statSync(path: string): unknown;
   readFileSync(path: string): Uint8Array;
+  removeSync(path: string): void;
+  chmodSync(path: string, mode: number): void;
+  lstatSync(path: string): { isSocket: boolean | null };
+  openSync(
+    path: string,
+    options: { append: boolean; create: boolean; write: boolean },
+  ): { writeSync(data: Uint8Array): number };
   listen(options: { hostname: string; port: number }): {
     readonly addr: { port: number };
     close(): void;

@@ -1,6 +1,8 @@
 // The parts of Node's API (which Bun and Deno also offer) that the CLI and
 // the CGI gateway use, declared here so the sources need no @types/node.
-// The modules are imported by a computed name for the same reason.
+// The modules come from process.getBuiltinModule(), not import(): no
+// bundler (a Worker that imports mod.ts) or publish-time analysis sees a
+// `node:` import, and they load only when called.
 
 /** An event emitter, as far as it is used. */
 export interface Emitter {
@@ -32,6 +34,9 @@ export interface NodeProcess extends Emitter {
   readonly stdout: NodeWritable;
   cwd(): string;
   exit(code: number): never;
+  /** In a node:cluster worker: a message to the primary. */
+  send?(message: unknown): boolean;
+  getBuiltinModule(id: string): unknown;
 }
 
 /** A child process from node:child_process or node:cluster. */
@@ -51,6 +56,10 @@ export interface NodeModules {
   fs: {
     existsSync(path: string): boolean;
     readFileSync(path: string): Uint8Array;
+    openSync(path: string, flags: string): number;
+    unlinkSync(path: string): void;
+    chmodSync(path: string, mode: number): void;
+    lstatSync(path: string): { isSocket(): boolean };
     writeSync(fd: number, data: Uint8Array | string, offset?: number): number;
   };
   stream: {
@@ -84,7 +93,6 @@ export function nodeProcess(): NodeProcess {
   return (globalThis as unknown as { process: NodeProcess }).process;
 }
 
-// Computed names: the npm build type-checks without Node's types.
 const NAMES = {
   fs: "node:fs",
   stream: "node:stream",
@@ -93,17 +101,13 @@ const NAMES = {
   net: "node:net",
 } as const;
 
-/** Imports the node modules named. */
-export async function nodeModules<K extends keyof NodeModules>(
+/** Loads the node modules named (Node >= 20.16, Bun and Deno have them). */
+export function nodeModules<K extends keyof NodeModules>(
   ...names: K[]
 ): Promise<Pick<NodeModules, K>> {
-  const loaded = await Promise.all(
-    names.map((name) => import(NAMES[name] as string)),
-  );
   const out: Partial<NodeModules> = {};
-  names.forEach((name, i) => {
-    const mod = loaded[i];
-    out[name] = (mod.default ?? mod) as NodeModules[K];
-  });
-  return out as Pick<NodeModules, K>;
+  for (const name of names) {
+    out[name] = nodeProcess().getBuiltinModule(NAMES[name]) as NodeModules[K];
+  }
+  return Promise.resolve(out as Pick<NodeModules, K>);
 }

@@ -88,8 +88,14 @@ interface BunServerLike {
   requestIP(request: Request): { address: string } | null;
 }
 
+/**
+ * Peers read before a WebSocket upgrade: Deno's info refuses to tell the
+ * address once the request is upgraded.
+ */
+export const upgradePeers: WeakMap<Request, string> = new WeakMap();
+
 /** The peer's address from Deno's (or tsgi's Node) info, or Bun's server. */
-function peerOf(request: Request, args: readonly unknown[]): string {
+export function peerOf(request: Request, args: readonly unknown[]): string {
   const first = args[0] as PeerInfoLike & Partial<BunServerLike> | undefined;
   if (first?.remoteAddr?.hostname !== undefined) {
     return first.remoteAddr.hostname;
@@ -162,6 +168,55 @@ function counted(
 }
 
 /**
+ * One exchange as the access log saw it: what the second argument of an
+ * `accessLog` function receives.
+ *
+ * @example A JSON access log
+ * ```ts
+ * import type { AccessRecord } from "@tsgi/tsgi/serve";
+ * const json = (_line: string, record: AccessRecord) =>
+ *   console.log(JSON.stringify({
+ *     method: record.request.method,
+ *     target: record.target,
+ *     status: record.status,
+ *     ms: record.duration,
+ *   }));
+ * ```
+ */
+export interface AccessRecord {
+  /** The request as the server received it. */
+  readonly request: Request;
+  /** The peer's address, `"-"` when unknown. */
+  readonly remoteAddr: string;
+  /** The request target as sent: path and query. */
+  readonly target: string;
+  /** `"HTTP/1.1"`, `"HTTP/2"`, … */
+  readonly protocol: string;
+  /** The response status sent. */
+  readonly status: number;
+  /** Body bytes sent. */
+  readonly bytes: number;
+  /** Milliseconds from the request to the end of the response. */
+  readonly duration: number;
+  /** When the request came, in milliseconds since the epoch. */
+  readonly start: number;
+}
+
+/**
+ * Receives each access log line and its record.
+ *
+ * @example Count the 5xx answers
+ * ```ts
+ * import type { AccessSink } from "@tsgi/tsgi/serve";
+ * let errors = 0;
+ * const sink: AccessSink = (_line, record) => {
+ *   if (record.status >= 500) errors++;
+ * };
+ * ```
+ */
+export type AccessSink = (line: string, record: AccessRecord) => void;
+
+/**
  * Wraps a handler so each exchange writes one log line to `sink`. A body
  * whose length the headers give (the gateway states it for every body it
  * knows whole) is not touched: reading `Response.body` would cost the
@@ -170,7 +225,7 @@ function counted(
  */
 export function withAccessLog(
   handler: FetchHandler,
-  sink: (line: string) => void,
+  sink: AccessSink,
   protocol: string,
 ): FetchHandler {
   const log = (
@@ -178,43 +233,77 @@ export function withAccessLog(
     args: readonly unknown[],
     status: number,
     bytes: string,
+    start: number,
   ) => {
     try {
+      const remoteAddr = upgradePeers.get(request) ?? peerOf(request, args);
+      const target = targetOf(request.url);
+      const now = Date.now();
       sink(
-        `${peerOf(request, args)} - - [${logDate()}] "${request.method} ${
-          targetOf(request.url)
-        } ${protocol}" ${status} ${bytes}`,
+        `${remoteAddr} - - [${
+          logDate(now)
+        }] "${request.method} ${target} ${protocol}" ${status} ${bytes}`,
+        {
+          request,
+          remoteAddr,
+          target,
+          protocol,
+          status,
+          bytes: bytes === "-" ? 0 : Number(bytes),
+          duration: now - start,
+          start,
+        },
       );
     } catch {
       // A failing log sink must not fail the request.
     }
   };
+  // A WebSocket upgrade the runtime answers itself (Bun, tsgi's Node
+  // server): the handler returns nothing, which must stay nothing.
+  const upgraded = (
+    request: Request,
+    args: readonly unknown[],
+    nothing: undefined,
+    start: number,
+  ): Response => {
+    log(request, args, 101, "-", start);
+    return nothing as unknown as Response;
+  };
   const finish = (
     request: Request,
     args: readonly unknown[],
     response: Response,
+    start: number,
   ): Response => {
     const status = response.status;
     if (
-      request.method === "HEAD" || status === 204 || status === 304
+      request.method === "HEAD" || status === 204 || status === 304 ||
+      status === 101
     ) {
-      log(request, args, status, "-");
+      log(request, args, status, "-", start);
       return response;
     }
     const length = knownLength(response);
     if (length !== -1) {
-      log(request, args, status, length === 0 ? "-" : `${length}`);
+      log(
+        request,
+        args,
+        status,
+        length === 0 ? "-" : `${length}`,
+        start,
+      );
       return response;
     }
     const body = response.body;
     if (body === null) {
-      log(request, args, status, "-");
+      log(request, args, status, "-", start);
       return response;
     }
     return new Response(
       counted(
         body,
-        (bytes) => log(request, args, status, bytes === 0 ? "-" : `${bytes}`),
+        (bytes) =>
+          log(request, args, status, bytes === 0 ? "-" : `${bytes}`, start),
       ),
       {
         status,
@@ -227,9 +316,16 @@ export function withAccessLog(
     request: Request,
     ...args: unknown[]
   ): Response | Promise<Response> {
+    const start = Date.now();
     const result = handler(request, ...args);
     return result instanceof Response
-      ? finish(request, args, result)
-      : result.then((response) => finish(request, args, response));
+      ? finish(request, args, result, start)
+      : result === undefined
+      ? upgraded(request, args, result, start)
+      : result.then((response) =>
+        response === undefined
+          ? upgraded(request, args, response, start)
+          : finish(request, args, response, start)
+      );
   };
 }

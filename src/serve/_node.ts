@@ -1,18 +1,14 @@
-// serve() on Node: node:http straight to the environ and back. The gateway
-// takes the request as node:http parsed it (method, raw target, raw
-// headers: see _parts_handler.ts), and the Exchange writes the status, the
-// headers and the body to node:http through a sink: no Fetch Request,
-// Headers or Response in between unless the app asks for `tsgi.request`.
-// The request body streams in and the response streams out, each with
-// backpressure; a client that goes away cancels the response body, which
-// runs the app's close(). node:http's shapes are declared here, so the
-// sources need no @types/node.
+// serve() on Node: node:http bridged to the Fetch API. The request body
+// streams in and the response streams out, each with backpressure; a client
+// that goes away cancels the response body, which runs the app's close().
+// node:http's shapes are declared here, so the sources need no @types/node.
 
 import type { Listener, ListenOptions } from "./_adapter.ts";
 import {
   errorResponse,
   type ErrorResponseOptions,
   type ErrorStatus,
+  KNOWN_LENGTH,
   knownLength,
 } from "../gateway/_response.ts";
 import { isThenable } from "../gateway/_values.ts";
@@ -24,8 +20,15 @@ import type {
 import type { Status } from "../gateway/_response_rules.ts";
 import type { RequestParts } from "../gateway/_parts_handler.ts";
 import type { Header, RemoteAddress } from "../types.ts";
+import { loadWs, type NodeDuplex, NodeUpgrade } from "./_node_websocket.ts";
+
+export { websocket } from "./_node_websocket.ts";
 
 interface NodeSocket {
+  /** A TLS socket: the protocol ALPN chose (`"h2"`, `"http/1.1"`, false). */
+  readonly alpnProtocol?: string | false;
+  destroy?(): unknown;
+  once?(event: "close", listener: () => void): unknown;
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   readonly localAddress?: string;
@@ -50,6 +53,8 @@ interface IncomingMessage {
 
 interface ServerResponse {
   shouldKeepAlive: boolean;
+  /** node:http2's compatibility response: its stream. */
+  readonly stream?: { close(code: number): unknown };
   readonly socket: NodeSocket | null;
   writeContinue(): void;
   readonly writableFinished: boolean;
@@ -71,10 +76,30 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 interface NodeServer {
   listen(port: number, hostname: string, callback: () => void): unknown;
+  listen(path: string, callback: () => void): unknown;
+  keepAliveTimeout: number;
+  closeAllConnections?(): void;
+  closeIdleConnections?(): void;
+  /** node:https only: the certificate for new connections. */
+  setSecureContext?(options: { cert: string; key: string }): void;
+  /** node:http2: the idle timeout of sessions. */
+  setTimeout?(ms: number): unknown;
+  on(
+    event: "upgrade",
+    listener: (
+      req: IncomingMessage,
+      socket: NodeDuplex,
+      head: Uint8Array,
+    ) => void,
+  ): unknown;
   on(event: "checkContinue", listener: RequestListener): unknown;
+  on(event: "session", listener: (session: NodeSession) => void): unknown;
+  on(
+    event: "secureConnection",
+    listener: (socket: NodeSocket) => void,
+  ): unknown;
   address(): { address: string; port: number } | string | null;
   close(): unknown;
-  closeIdleConnections(): void;
   once(event: "close", listener: () => void): unknown;
   once(event: "error", listener: (error: Error) => void): unknown;
   off(event: "error", listener: (error: Error) => void): unknown;
@@ -82,11 +107,59 @@ interface NodeServer {
 
 interface NodeHttp {
   createServer(listener: RequestListener): NodeServer;
+  readonly STATUS_CODES: Record<number, string | undefined>;
 }
 
-// Held in a variable so tsc and bundlers (a Worker that imports mod.ts)
-// leave it alone: it is loaded only when serve() runs on Node.
-const NODE_HTTP: string = "node:http";
+interface NodeHttps {
+  createServer(
+    options: { cert: string; key: string },
+    listener: RequestListener,
+  ): NodeServer;
+}
+
+/** node:http2's session, as far as it is used. */
+interface NodeSession {
+  close(): unknown;
+  destroy(): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+interface NodeHttp2 {
+  createSecureServer(
+    options: { cert: string; key: string; allowHTTP1: boolean },
+    listener: RequestListener,
+  ): NodeServer;
+}
+
+interface NodeFs {
+  unlinkSync(path: string): void;
+}
+
+// RST_STREAM's INTERNAL_ERROR: a stream cut short, the connection spared.
+const H2_INTERNAL_ERROR = 2;
+
+// Headers HTTP/2 forbids (RFC 9113 §8.2.2); node:http2 throws on them.
+const H2_FORBIDDEN = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Whether a response is node:http2's (an HTTP/2 stream). */
+function isH2(res: ServerResponse): boolean {
+  return res.stream !== undefined;
+}
+
+// Not import("node:http"): a bundler (a Worker that imports mod.ts) or the
+// publish-time analysis would see it. Loaded only when serve() runs on Node.
+function builtin<T>(id: string): T {
+  const { process } = globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  };
+  return process.getBuiltinModule(id) as T;
+}
 
 // How much of the request body may wait in memory before the socket is
 // paused: the app reads it as a stream.
@@ -178,6 +251,47 @@ class NodeRequest extends Request {
   disconnect(reason: Error): void {
     this.#gone = reason;
     this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * The Fetch Request for a node:http request, or undefined when the Fetch
+ * API refuses it. Its URL is the listener's address with the target's
+ * path: the gateway reads the target and the Host as the client sent them
+ * from the info object (see `listen`), never from this URL, which the URL
+ * parser has changed (backslashes, dot segments).
+ */
+function requestOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  base: string,
+  expectsContinue: boolean,
+): NodeRequest | undefined {
+  const target = req.url ?? "";
+  const method = req.method ?? "GET";
+  const raw = req.rawHeaders;
+  const headers = new Headers();
+  try {
+    for (let i = 0; i < raw.length; i += 2) {
+      // HTTP/2's pseudo-headers (:method, :path, …) are not fields.
+      if (raw[i].charCodeAt(0) === 58) {
+        if (raw[i] === ":authority" && req.headers.host === undefined) {
+          headers.append("host", raw[i + 1]);
+        }
+      } else headers.append(raw[i], raw[i + 1]);
+    }
+    const bodyless = method === "GET" || method === "HEAD" ||
+      (req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0");
+    return new NodeRequest(base + (target.startsWith("/") ? target : "/"), {
+      method,
+      headers,
+      body: bodyless ? null : bodyOf(req, res, expectsContinue),
+      duplex: "half",
+    } as RequestInit);
+  } catch {
+    // A URL, method or header the Fetch API refuses (TRACE, …).
+    return undefined;
   }
 }
 
@@ -493,7 +607,7 @@ class NodeSink implements ResponseSink<void> {
       stream.cancel().catch(() => {});
       return;
     }
-    pump(stream, lengthOf(headers), this.#res, this.#conn, status.code);
+    pumpAnswer(stream, lengthOf(headers), this.#res, this.#conn, status.code);
   }
 
   stream(status: Status, headers: Header[], source: BodySource): void {
@@ -517,12 +631,17 @@ class NodeSink implements ResponseSink<void> {
   }
 
   error(status: ErrorStatus, options: ErrorResponseOptions): void {
-    send(errorResponse(status, options), this.#res, this.#conn, this.#closing);
+    sendAnswer(
+      errorResponse(status, options),
+      this.#res,
+      this.#conn,
+      this.#closing,
+    );
   }
 }
 
 /** Sends a Fetch Response: the gateway's own error answers. */
-function send(
+function sendAnswer(
   response: Response,
   res: ServerResponse,
   conn: NodeConnection,
@@ -540,11 +659,11 @@ function send(
   if (body === null) {
     res.end();
     conn.log?.(response.status, 0);
-  } else pump(body, knownLength(response), res, conn, response.status);
+  } else pumpAnswer(body, knownLength(response), res, conn, response.status);
 }
 
 /** Writes a stream to node:http with backpressure. */
-async function pump(
+async function pumpAnswer(
   body: ReadableStream<Uint8Array>,
   length: number,
   res: ServerResponse,
@@ -593,7 +712,7 @@ async function pump(
 /** Answers with a short plain-text error. */
 function plain(res: ServerResponse, status: number, reason: string): void {
   const body = encoder.encode(`${status} ${reason}\n`);
-  res.writeHead(status, reason, [
+  res.writeHead(status, isH2(res) ? undefined : reason, [
     "content-type",
     "text/plain; charset=utf-8",
     "content-length",
@@ -602,50 +721,267 @@ function plain(res: ServerResponse, status: number, reason: string): void {
   res.end(body);
 }
 
+/** One request's link between node:http and the Fetch response. */
+class NodeExchange {
+  gone = false;
+  request: NodeRequest | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  wake: (() => void) | undefined;
+
+  /** The client went away before the response ended. */
+  disconnect(): void {
+    this.gone = true;
+    const reason = new Error("The client closed the connection");
+    this.request?.disconnect(reason);
+    this.wake?.();
+    this.reader?.cancel(reason).catch(() => {});
+  }
+}
+
+function headersOf(response: Response): string[] {
+  const flat: string[] = [];
+  let cookies = false;
+  for (const [name, value] of response.headers) {
+    // Some Headers implementations join Set-Cookie when iterated.
+    if (name === "set-cookie") cookies = true;
+    else flat.push(name, value);
+  }
+  if (cookies) {
+    for (const cookie of response.headers.getSetCookie()) {
+      flat.push("set-cookie", cookie);
+    }
+  }
+  return flat;
+}
+
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  res: ServerResponse,
+  exchange: NodeExchange,
+): Promise<void> {
+  const reader = body.getReader();
+  exchange.reader = reader;
+  let sent = 0;
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (exchange.gone) return;
+      if (step.done) break;
+      sent += step.value.byteLength;
+      if (sent === length) {
+        // The last byte the headers promise: end() sends it with the
+        // headers in one write when it is also the first chunk. The stream
+        // is still read to its end, which is what runs the app's close().
+        res.end(step.value);
+        break;
+      }
+      if (!res.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          exchange.wake = resolve;
+          res.once("drain", resolve);
+        });
+        exchange.wake = undefined;
+        if (exchange.gone) return;
+      }
+    }
+    if (sent !== length) res.end();
+  } catch {
+    // The body broke after the status went out (the app raised, or sent
+    // less than its Content-Length): reset the connection so the client
+    // cannot take the part it got for the whole. A FIN would do that for
+    // a chunked or known-length body, but ends a close-delimited one
+    // (HTTP/1.0) as if it were complete.
+    if (!exchange.gone) {
+      const socket = res.socket;
+      // On HTTP/2, only this stream is reset; the connection carries others.
+      if (res.stream !== undefined) res.stream.close(H2_INTERNAL_ERROR);
+      else if (typeof socket?.resetAndDestroy === "function") {
+        socket.resetAndDestroy();
+      } else res.destroy();
+    }
+    return;
+  }
+  // The whole body is sent; what follows is the app's own business (an
+  // error raised after the last byte is the gateway's to log).
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Logged by the gateway to wsgi.errors.
+  }
+}
+
+function send(
+  response: Response,
+  res: ServerResponse,
+  exchange: NodeExchange,
+  closing: boolean,
+): void {
+  if (exchange.gone) {
+    response.body?.cancel().catch(() => {});
+    return;
+  }
+  // While shutting down, no connection is kept for another request.
+  if (closing) res.shouldKeepAlive = false;
+  try {
+    let headers = headersOf(response);
+    const h2 = isH2(res);
+    if (h2) {
+      headers = headers.filter((_, i, all) =>
+        i % 2 === 0 ? !H2_FORBIDDEN.has(all[i]) : !H2_FORBIDDEN.has(all[i - 1])
+      );
+    }
+    const known = (response as unknown as Record<symbol, number | undefined>)[
+      KNOWN_LENGTH
+    ];
+    // The gateway knows this body's length but left it to the runtime.
+    if (known !== undefined) headers.push("content-length", `${known}`);
+    res.writeHead(
+      response.status,
+      // HTTP/2 has no reason phrase.
+      h2 ? undefined : response.statusText || undefined,
+      headers,
+    );
+  } catch {
+    response.body?.cancel().catch(() => {});
+    plain(res, 500, "Internal Server Error");
+    return;
+  }
+  const body = response.body;
+  if (body === null) res.end();
+  else pump(body, knownLength(response), res, exchange);
+}
+
+/** Where the upgrader rides on the info object the handler gets. */
+const UPGRADER = "websocket";
+
+function isWebSocket(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return typeof upgrade === "string" && /\bwebsocket\b/i.test(upgrade);
+}
+
+function plainResponse(status: number, reason: string): Response {
+  return new Response(`${status} ${reason}\n`, {
+    status,
+    statusText: reason,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * Sends an HTTP answer on a connection node:http has handed over (an
+ * upgrade it did not take), then closes it: the body is streamed, its end
+ * marked by Content-Length when known, else by the close.
+ */
+async function writeRaw(
+  duplex: NodeDuplex,
+  response: Response,
+  head: boolean,
+  reasons: Record<number, string | undefined>,
+): Promise<void> {
+  const reason = response.statusText || reasons[response.status] || "Unknown";
+  const lines = [`HTTP/1.1 ${response.status} ${reason}`];
+  const flat = headersOf(response);
+  const known = (response as unknown as Record<symbol, number | undefined>)[
+    KNOWN_LENGTH
+  ];
+  if (known !== undefined) flat.push("content-length", `${known}`);
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== "connection") lines.push(`${flat[i]}: ${flat[i + 1]}`);
+  }
+  lines.push("connection: close");
+  duplex.write(encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+  const body = response.body;
+  if (body === null || head) {
+    body?.cancel().catch(() => {});
+    duplex.end();
+    return;
+  }
+  let gone = false;
+  duplex.once("close", () => gone = true);
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (step.done) break;
+      if (gone) {
+        await reader.cancel();
+        return;
+      }
+      if (!duplex.write(step.value)) {
+        await new Promise<void>((resolve) => {
+          duplex.once("drain", resolve);
+          duplex.once("close", resolve);
+        });
+      }
+    }
+    duplex.end();
+  } catch {
+    duplex.destroy();
+  }
+}
+
 /** Starts a node:http server; settles once it is listening. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const http = await import(NODE_HTTP) as NodeHttp;
+  const tls = options.tls;
+  // Always loaded: its status phrases answer a refused upgrade.
+  const http = builtin<NodeHttp>("node:http");
+  const h2 = tls !== undefined && options.http2 === true;
+  const https = tls === undefined || h2
+    ? undefined
+    : builtin<NodeHttps>("node:https");
+  const http2 = h2 ? builtin<NodeHttp2>("node:http2") : undefined;
+  // node:http2's server has no closeIdleConnections(): its HTTP/2 sessions
+  // and its HTTP/1.1 connections (with the requests each has in flight)
+  // are tracked here.
+  const sessions = new Set<NodeSession>();
+  const h1Sockets = new Map<NodeSocket, number>();
+  const closeIdle = () => {
+    if (!h2) return server.closeIdleConnections?.();
+    for (const [socket, active] of h1Sockets) {
+      if (active === 0) socket.destroy?.();
+    }
+  };
   let closing = false;
   let base = "";
+  // node:http straight to the environ and back, when serve() offers it
+  // (no Fetch-level wrapper such as a deadline needs the Request).
+  const parts = options.parts;
   const accessLog = options.accessLog;
-  const onRequest = (
+  const onParts = (
     req: IncomingMessage,
     res: ServerResponse,
     expectsContinue: boolean,
+    exchange: NodeExchange,
   ): void => {
     const protocol = "HTTP/" + req.httpVersion;
     const method = req.method ?? "GET";
-    const conn = new NodeConnection(
+    const start = Date.now();
+    const conn: NodeConnection = new NodeConnection(
       accessLog === undefined ? undefined : (status, bytes) =>
-        accessLog(
-          req.socket.remoteAddress ?? "-",
+        accessLog({
+          peer: req.socket.remoteAddress ?? "-",
           method,
-          req.url ?? "",
+          target: req.url ?? "",
           protocol,
           status,
-          method === "HEAD" || status === 204 || status === 304 ? 0 : bytes,
-        ),
+          bytes: method === "HEAD" || status === 204 || status === 304
+            ? 0
+            : bytes,
+          start,
+          request: () => requestParts.request(),
+        }),
     );
-    res.on("close", () => {
-      if (!res.writableFinished) conn.disconnect();
-      // A connection whose response ended after shutdown() began is idle
-      // now; node:http would otherwise keep it open until its client left.
-      if (closing) server.closeIdleConnections();
-    });
-    // llhttp ends a request line at a bare LF and calls what it got
-    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
-    // No client speaks 0.9 any more: refuse it.
-    if (req.httpVersion.startsWith("0.")) {
-      res.shouldKeepAlive = false;
-      plain(res, 400, "Bad Request");
-      return;
-    }
-    const sink = new NodeSink(res, conn, closing);
+    // The close listener above reaches this request through its exchange.
+    exchange.disconnect = () => conn.disconnect();
+    const requestParts = new NodeParts(req, res, expectsContinue, base, conn);
+    const sink = new NodeSink(
+      res,
+      conn,
+      closing || options.draining?.() === true,
+    );
     try {
-      const done = options.parts(protocol)(
-        new NodeParts(req, res, expectsContinue, base, conn),
-        sink,
-      );
+      const done = parts!(protocol)(requestParts, sink);
       if (isThenable(done)) {
         done.then(undefined, () => {
           if (conn.gone === undefined) plain(res, 500, "Internal Server Error");
@@ -659,38 +995,253 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       }
     }
   };
-  const server = http.createServer((req, res) => onRequest(req, res, false));
+  const onRequest = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectsContinue: boolean,
+  ): void => {
+    const exchange = new NodeExchange();
+    const tracked = h2 && !isH2(res) ? req.socket : undefined;
+    if (tracked !== undefined) {
+      h1Sockets.set(tracked, (h1Sockets.get(tracked) ?? 0) + 1);
+    }
+    res.on("close", () => {
+      if (tracked !== undefined && h1Sockets.has(tracked)) {
+        h1Sockets.set(tracked, h1Sockets.get(tracked)! - 1);
+      }
+      if (!res.writableFinished) exchange.disconnect();
+      // A connection whose response ended after shutdown() began is idle
+      // now; node:http would otherwise keep it open until its client left.
+      if (closing) closeIdle();
+    });
+    // llhttp ends a request line at a bare LF and calls what it got
+    // HTTP/0.9, so "GET /a\nX-Evil: 1 HTTP/1.1" would smuggle a header in.
+    // No client speaks 0.9 any more: refuse it.
+    if (
+      parts !== undefined && !isH2(res) && !req.httpVersion.startsWith("0.")
+    ) {
+      return onParts(req, res, expectsContinue, exchange);
+    }
+    const request = exchange.request = req.httpVersion.startsWith("0.")
+      ? undefined
+      : requestOf(req, res, base, expectsContinue);
+    if (request === undefined) {
+      res.shouldKeepAlive = false;
+      plain(res, 400, "Bad Request");
+      return;
+    }
+    const socket = req.socket;
+    const info = {
+      remoteAddr: {
+        hostname: socket.remoteAddress,
+        port: socket.remotePort,
+        transport: "tcp",
+      },
+      localAddr: socket.localAddress === undefined
+        ? undefined
+        : { hostname: socket.localAddress, port: socket.localPort },
+      target: req.url,
+    };
+    let response: Response | Promise<Response>;
+    try {
+      response = options.handler(
+        req.httpVersion === "2.0" ? "HTTP/2" : "HTTP/" + req.httpVersion,
+      )(request, info);
+    } catch {
+      plain(res, 500, "Internal Server Error");
+      return;
+    }
+    if (isThenable(response)) {
+      response.then(
+        (value) => send(value, res, exchange, closing),
+        () => {
+          if (!exchange.gone) plain(res, 500, "Internal Server Error");
+        },
+      );
+    } else {
+      send(response, res, exchange, closing);
+    }
+  };
+  // Open sockets, closed with 1001 by shutdown(): node:http's close() does
+  // not know connections it handed over.
+  const sockets = new Set<NodeUpgrade>();
+  const onUpgrade = async (
+    req: IncomingMessage,
+    duplex: NodeDuplex,
+    head: Uint8Array,
+  ): Promise<void> => {
+    duplex.on("error", () => {});
+    if (closing) {
+      duplex.destroy();
+      return;
+    }
+    const ws = isWebSocket(req) ? await loadWs() : undefined;
+    const upgrade = ws === undefined
+      ? undefined
+      : new NodeUpgrade(ws, req, duplex, head);
+    let request: Request | undefined;
+    try {
+      const target = req.url ?? "";
+      const headers = new Headers();
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        headers.append(raw[i], raw[i + 1]);
+      }
+      // An upgrade request with a body is not one tsgi takes.
+      if (
+        req.headers["transfer-encoding"] === undefined &&
+        (req.headers["content-length"] ?? "0") === "0" &&
+        !req.httpVersion.startsWith("0.")
+      ) {
+        request = new Request(base + (target.startsWith("/") ? target : "/"), {
+          method: req.method ?? "GET",
+          headers,
+        });
+      }
+    } catch {
+      // A URL, method or header the Fetch API refuses.
+    }
+    if (request === undefined) {
+      writeRaw(
+        duplex,
+        plainResponse(400, "Bad Request"),
+        false,
+        http.STATUS_CODES,
+      );
+      return;
+    }
+    const info = {
+      remoteAddr: {
+        hostname: duplex.remoteAddress,
+        port: duplex.remotePort,
+        transport: "tcp",
+      },
+      localAddr: duplex.localAddress === undefined
+        ? undefined
+        : { hostname: duplex.localAddress, port: duplex.localPort },
+      target: req.url,
+      [UPGRADER]: upgrade?.upgrade,
+    };
+    let response: Response | undefined;
+    try {
+      response = await options.handler("HTTP/" + req.httpVersion)(
+        request,
+        info,
+      );
+    } catch {
+      response = plainResponse(500, "Internal Server Error");
+    }
+    if (upgrade?.socket !== undefined) {
+      sockets.add(upgrade);
+      upgrade.socket.addEventListener("close", () => sockets.delete(upgrade));
+      if (response === undefined) upgrade.opened();
+      else {
+        // The app accepted, then failed: the 101 is already out.
+        response.body?.cancel().catch(() => {});
+        upgrade.socket.terminate();
+      }
+      return;
+    }
+    writeRaw(
+      duplex,
+      response ?? plainResponse(500, "Internal Server Error"),
+      request.method === "HEAD",
+      http.STATUS_CODES,
+    );
+  };
+  const listener: RequestListener = (req, res) => onRequest(req, res, false);
+  const server = http2 !== undefined
+    ? http2.createSecureServer(
+      { cert: tls!.cert, key: tls!.key, allowHTTP1: true },
+      listener,
+    )
+    : https === undefined
+    ? http.createServer(listener)
+    : https.createServer({ cert: tls!.cert, key: tls!.key }, listener);
+  if (h2) {
+    server.on("session", (session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+      // A session that starts after shutdown() began ends with its streams.
+      if (closing) session.close();
+    });
+    server.on("secureConnection", (socket) => {
+      if (socket.alpnProtocol === "h2") return;
+      h1Sockets.set(socket, 0);
+      socket.once?.("close", () => h1Sockets.delete(socket));
+    });
+  }
+  if (options.idleTimeout !== undefined) {
+    if (h2) server.setTimeout?.(options.idleTimeout * 1000);
+    else server.keepAliveTimeout = options.idleTimeout * 1000;
+  }
+  server.on("upgrade", onUpgrade);
   // Without this listener node:http sends 100 Continue before the app runs,
   // even to a request the gateway refuses unread.
   server.on("checkContinue", (req, res) => onRequest(req, res, true));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    const listening = () => {
       server.off("error", reject);
       resolve();
-    });
+    };
+    if (options.path === undefined) {
+      server.listen(options.port, options.hostname, listening);
+    } else server.listen(options.path, listening);
   });
   const address = server.address();
   const bound = typeof address === "object" && address !== null
     ? address
-    : { address: options.hostname, port: options.port };
-  base = "http://" +
+    : { address: "", port: 0 };
+  const scheme = tls === undefined ? "http://" : "https://";
+  base = options.path !== undefined ? scheme + "localhost" : scheme +
     (bound.address.includes(":") ? `[${bound.address}]` : bound.address) +
     ":" + bound.port;
+  const path = options.path;
   const finished = new Promise<void>((resolve) =>
     server.once("close", resolve)
   );
+  const env = (globalThis as {
+    process?: { env?: Record<string, string | undefined> };
+  }).process?.env;
+  // A node:cluster worker's socket belongs to the primary and the other
+  // workers: it stays.
+  if (path !== undefined && env?.NODE_UNIQUE_ID === undefined) {
+    // node:net leaves the socket file behind; the next listen() would fail.
+    const fs = builtin<NodeFs>("node:fs");
+    finished.then(() => {
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    });
+  }
   return {
     hostname: bound.address,
     port: bound.port,
+    ...(path === undefined ? {} : { path }),
     finished,
+    abort() {
+      server.closeAllConnections?.();
+      for (const session of sessions) session.destroy();
+      for (const socket of h1Sockets.keys()) socket.destroy?.();
+    },
+    ...(server.setSecureContext === undefined ? {} : {
+      setTls(files: { cert: string; key: string }) {
+        server.setSecureContext!({ cert: files.cert, key: files.key });
+      },
+    }),
     shutdown() {
       closing = true;
       // close() stops listening and, since Node 19, drops idle keep-alive
       // connections; connections with a request in flight are closed as
       // their responses end (see the "close" listener above).
       server.close();
-      server.closeIdleConnections();
+      // HTTP/2: GOAWAY; the streams in flight run to their end.
+      for (const session of sessions) session.close();
+      closeIdle();
+      for (const upgrade of sockets) upgrade.goingAway();
       return finished;
     },
   };

@@ -6,14 +6,42 @@
  * @module
  */
 
-import { type Adapter, type Listener, urlOf } from "./_adapter.ts";
-import { accessLine, stderr, StderrLog, withAccessLog } from "./_access_log.ts";
+import {
+  type Adapter,
+  type Listener,
+  type PartsAccess,
+  type TlsFiles,
+  urlOf,
+} from "./_adapter.ts";
+import {
+  accessLine,
+  type AccessRecord,
+  type AccessSink,
+  peerOf,
+  stderr,
+  StderrLog,
+  upgradePeers,
+  withAccessLog,
+} from "./_access_log.ts";
+
+export type { AccessRecord, AccessSink };
+import { type TimeoutReport, withDeadline, withSignal } from "./_deadline.ts";
+import { type RequestLimits, withLimits } from "./_limits.ts";
+
+export type { RequestLimits, TimeoutReport };
 import { toFetchHandler } from "../gateway/to_fetch_handler.ts";
 import {
   type PartsHandler,
   toPartsHandler,
 } from "../gateway/_parts_handler.ts";
-import type { App, FetchHandler, GatewayOptions } from "../types.ts";
+import type {
+  App,
+  FetchHandler,
+  GatewayOptions,
+  WebSocketRuntime,
+} from "../types.ts";
+
+export { denoWebSocket } from "./_deno_websocket.ts";
 
 /**
  * Where a server listens.
@@ -25,12 +53,37 @@ import type { App, FetchHandler, GatewayOptions } from "../types.ts";
  * ```
  */
 export interface ServerAddress {
-  /** The bound address, such as `"127.0.0.1"`. */
+  /** The bound address, such as `"127.0.0.1"`; `""` on a Unix socket. */
   readonly hostname: string;
   /** The bound port: the one the system chose when 0 was asked for. */
   readonly port: number;
-  /** The server's base URL, such as `"http://127.0.0.1:8000/"`. */
+  /** The Unix socket's path, when the server listens on one. */
+  readonly path?: string;
+  /**
+   * The server's base URL, such as `"http://127.0.0.1:8000/"` or
+   * `"https://…"` with a certificate; `"http+unix://%2Ftmp%2Fapp.sock/"`
+   * on a Unix socket.
+   */
   readonly url: string;
+}
+
+/**
+ * A certificate and its private key, both PEM text (not file names).
+ *
+ * @example Read them from files
+ * ```ts ignore
+ * import type { TlsOptions } from "@tsgi/tsgi/serve";
+ * const tls: TlsOptions = {
+ *   cert: await Deno.readTextFile("cert.pem"),
+ *   key: await Deno.readTextFile("key.pem"),
+ * };
+ * ```
+ */
+export interface TlsOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
 }
 
 /**
@@ -46,6 +99,10 @@ export interface ServerAddress {
  *   signal: AbortSignal.timeout(60_000),
  *   onListen: ({ url }) => console.log(`Serving on ${url}`),
  *   accessLog: (line) => console.log(line),
+ *   idleTimeout: 60,
+ *   requestTimeout: 30,
+ *   onRequestTimeout: (request) => console.warn(`Too slow: ${request.url}`),
+ *   limits: { requestLine: 4094, fields: 100, fieldSize: 8190 },
  *   maxBodySize: 1024 * 1024,
  * };
  * ```
@@ -63,6 +120,47 @@ export interface ServeOptions extends GatewayOptions {
    * @default {8000}
    */
   port?: number;
+  /**
+   * A Unix domain socket to listen on instead of `hostname` and `port`.
+   * The file is removed when the server closes.
+   */
+  path?: string;
+  /**
+   * Serve HTTPS with this certificate. Deno then also offers HTTP/2 (by
+   * ALPN); Bun and Node serve HTTP/1.1 over TLS. The gateway's
+   * `urlScheme` becomes `"https"`.
+   */
+  tls?: TlsOptions;
+  /**
+   * On Node, with `tls`: serve with `node:http2`, which offers HTTP/2 and
+   * HTTP/1.1 by ALPN (`SERVER_PROTOCOL` `"HTTP/2"`), instead of
+   * `node:https`. Deno always offers HTTP/2 with `tls`; Bun does not.
+   *
+   * @default {false}
+   */
+  http2?: boolean;
+  /**
+   * Seconds a keep-alive connection may stay idle: Bun's `idleTimeout`
+   * (whose default, 10, cuts a quiet event stream; above 255 means never)
+   * and Node's `keepAliveTimeout` (default 5). Deno has no such setting and
+   * keeps idle connections until the client closes them.
+   */
+  idleTimeout?: number;
+  /**
+   * Seconds each request may take. When they pass, the request's signal
+   * aborts (`environ["tsgi.signal"]`, also aborted when the client leaves),
+   * a response not yet begun is answered 504, and a body still streaming
+   * is cut (the connection is reset). Other requests are not affected.
+   */
+  requestTimeout?: number;
+  /** Told of each request that ran past `requestTimeout`. */
+  onRequestTimeout?: TimeoutReport;
+  /**
+   * gunicorn's request limits: a longer request line is answered 414, more
+   * header fields or a larger one 431, before the app runs. The runtime's
+   * own limits answer first where they are lower.
+   */
+  limits?: RequestLimits;
   /** Aborting it shuts the server down gracefully, as `shutdown()` does. */
   signal?: AbortSignal;
   /**
@@ -75,11 +173,12 @@ export interface ServeOptions extends GatewayOptions {
    * `127.0.0.1 - - [21/Nov/2026 20:48:03] "GET / HTTP/1.1" 200 11`
    * (the size is the body bytes sent, `-` for none). `true` writes it to
    * stderr, `false` turns it off, and a function receives each line
-   * without its newline.
+   * without its newline, and the {@linkcode AccessRecord} it was made
+   * from (for JSON logs and metrics).
    *
    * @default {true}
    */
-  accessLog?: boolean | ((line: string) => void);
+  accessLog?: boolean | AccessSink;
   /**
    * Let other processes listen on the same port (SO_REUSEPORT), so that
    * several processes share the connections; Deno and Bun, on Linux. On
@@ -92,8 +191,9 @@ export interface ServeOptions extends GatewayOptions {
 }
 
 /**
- * A running server, returned by {@linkcode serve}. `await using` shuts it
- * down at the end of the scope.
+ * A running server, returned by {@linkcode serve}. Where the runtime has
+ * `await using` (Deno, Bun, Node 24 and later), it shuts the server down at
+ * the end of the scope; elsewhere call `shutdown()`.
  *
  * @example Shut down at the end of a scope
  * ```ts ignore
@@ -113,6 +213,25 @@ export interface Server extends ServerAddress {
    * `finished` does; calling it again returns the same Promise.
    */
   shutdown(): Promise<void>;
+  /**
+   * Stops keeping connections alive: every response from now on carries
+   * `Connection: close`, so clients leave on their own and a later
+   * `shutdown()` finds no idle connection that a client is about to reuse.
+   * For handing over to another process without a failed request.
+   */
+  drain(): void;
+  /**
+   * Closes every connection now, requests in flight included (after
+   * `shutdown()`, when its grace period is over). Node and Bun; elsewhere
+   * it does nothing, and exiting the process does it.
+   */
+  abort(): void;
+  /**
+   * Serves new connections with another certificate while open ones keep
+   * theirs. Node only (`setSecureContext`); throws a TypeError on Deno and
+   * Bun, whose servers cannot change certificate (start a new process).
+   */
+  updateTls(tls: TlsOptions): void;
   /** Calls `shutdown()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -140,6 +259,38 @@ function loadAdapter(): Promise<Adapter> {
   throw new Error(
     "Cannot serve() on this runtime: expected Deno, Bun or Node; pass toFetchHandler(app) to its server instead",
   );
+}
+
+/** Says `Connection: close` on every response once `draining()`. */
+function withDrain(
+  handler: FetchHandler,
+  draining: () => boolean,
+): FetchHandler {
+  const close = (response: Response): Response => {
+    try {
+      response.headers.set("connection", "close");
+      return response;
+    } catch {
+      // Immutable headers (a Response from fetch()): a copy that has it.
+      const headers = new Headers(response.headers);
+      headers.set("connection", "close");
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    }
+  };
+  return function drainingHandler(request, ...args) {
+    const result = handler(request, ...args);
+    if (!draining()) return result;
+    if (result instanceof Response) return close(result);
+    // A WebSocket the runtime answers itself returns nothing.
+    if (result === undefined) return result;
+    return result.then((response) =>
+      response === undefined ? response : close(response)
+    );
+  };
 }
 
 /**
@@ -178,8 +329,43 @@ export async function serve(
     onListen,
     accessLog = true,
     reusePort = false,
-    ...gateway
+    path,
+    tls,
+    http2,
+    idleTimeout,
+    requestTimeout,
+    onRequestTimeout,
+    limits,
+    ...rest
   } = options;
+  const gateway: GatewayOptions = tls === undefined
+    ? rest
+    : { urlScheme: "https", ...rest };
+  for (
+    const [name, value] of [["idleTimeout", idleTimeout], [
+      "requestTimeout",
+      requestTimeout,
+    ]] as const
+  ) {
+    if (value !== undefined && !(value > 0 && value < 2 ** 31 / 1000)) {
+      throw new RangeError(
+        `Cannot use ${name} ${value}: expected a number of seconds above 0`,
+      );
+    }
+  }
+  if (
+    tls !== undefined &&
+    (typeof tls?.cert !== "string" || typeof tls?.key !== "string")
+  ) {
+    throw new TypeError(
+      "Cannot use tls: expected { cert, key } as PEM strings (read the files first)",
+    );
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw new TypeError(
+      `Cannot listen on path ${JSON.stringify(path)}: expected a file path`,
+    );
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(
       `Cannot listen on port ${port}: expected an integer from 0 to 65535`,
@@ -192,19 +378,48 @@ export async function serve(
   }
   const log = accessLog === true ? new StderrLog() : undefined;
   const sink = typeof accessLog === "function" ? accessLog : log?.line;
+  // The adapter's upgrade, known once it is loaded; the app may pass its own.
+  const runtime: { websocket?: WebSocketRuntime } = {};
+  const upgrade: WebSocketRuntime = gateway.websocket ??
+    ((request, args) => runtime.websocket?.(request, args));
+  const websocket: WebSocketRuntime = sink === undefined
+    ? upgrade
+    : (request, args) => {
+      upgradePeers.set(request, peerOf(request, args));
+      return upgrade(request, args);
+    };
   const handlers = new Map<string, FetchHandler>();
+  let draining = false;
   const handler = (protocol = "HTTP/1.1"): FetchHandler => {
     let found = handlers.get(protocol);
     if (found === undefined) {
       const serverProtocol = gateway.serverProtocol ?? protocol;
-      found = toFetchHandler(app, { ...gateway, serverProtocol });
+      found = toFetchHandler(
+        requestTimeout === undefined ? app : withSignal(app),
+        { ...gateway, serverProtocol, websocket },
+      );
+      if (requestTimeout !== undefined) {
+        found = withDeadline(found, requestTimeout, onRequestTimeout);
+      }
+      if (
+        limits !== undefined &&
+        (limits.requestLine || limits.fields || limits.fieldSize)
+      ) {
+        found = withLimits(found, limits);
+      }
       if (sink !== undefined) {
         found = withAccessLog(found, sink, serverProtocol);
       }
+      found = withDrain(found, () => draining);
       handlers.set(protocol, found);
     }
     return found;
   };
+  // Node's server can skip the Fetch objects when no Fetch-level wrapper
+  // (a deadline, request limits) has to see the Request.
+  const fastPath = requestTimeout === undefined &&
+    !(limits !== undefined &&
+      (limits.requestLine || limits.fields || limits.fieldSize));
   const partsHandlers = new Map<string, PartsHandler>();
   const parts = (protocol: string): PartsHandler => {
     let found = partsHandlers.get(protocol);
@@ -218,40 +433,77 @@ export async function serve(
   // Bad apps and options fail here, before anything listens.
   handler();
   const adapter = await loadAdapter();
+  runtime.websocket = adapter.websocket;
   const listener: Listener = await adapter.listen({
     hostname,
     port,
     reusePort,
     handler,
-    parts,
-    accessLog: sink === undefined
-      ? undefined
-      : (peer, method, target, protocol, status, bytes) => {
-        try {
-          sink(
-            accessLine(
-              peer,
-              method,
-              target,
-              gateway.serverProtocol ?? protocol,
-              status,
-              bytes,
-            ),
-          );
-        } catch {
-          // A failing log sink must not fail the request.
-        }
-      },
+    ...(path === undefined ? {} : { path }),
+    ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+    ...(http2 === true ? { http2 } : {}),
+    ...(idleTimeout === undefined ? {} : { idleTimeout }),
+    ...(fastPath ? { parts } : {}),
+    accessLog: sink === undefined ? undefined : (entry: PartsAccess) => {
+      const protocol = gateway.serverProtocol ?? entry.protocol;
+      const record: AccessRecord = {
+        // Made only for a sink that reads it (the CLI's JSON log, metrics).
+        get request() {
+          return entry.request();
+        },
+        remoteAddr: entry.peer,
+        target: entry.target,
+        protocol,
+        status: entry.status,
+        bytes: entry.bytes,
+        duration: Date.now() - entry.start,
+        start: entry.start,
+      };
+      try {
+        sink(
+          accessLine(
+            entry.peer,
+            entry.method,
+            entry.target,
+            protocol,
+            entry.status,
+            entry.bytes,
+          ),
+          record,
+        );
+      } catch {
+        // A failing log sink must not fail the request.
+      }
+    },
+    draining: () => draining,
   });
   if (log !== undefined) listener.finished.then(log.flush);
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => stopping ??= listener.shutdown();
+  const url = listener.path !== undefined
+    ? `http+unix://${encodeURIComponent(listener.path)}/`
+    : `${urlOf(listener.hostname, listener.port, tls ? "https" : "http")}/`;
   const server: Server = {
     hostname: listener.hostname,
     port: listener.port,
-    url: `${urlOf(listener.hostname, listener.port)}/`,
+    ...(listener.path === undefined ? {} : { path: listener.path }),
+    url,
     finished: listener.finished,
     shutdown,
+    drain() {
+      draining = true;
+    },
+    abort: () => listener.abort?.(),
+    updateTls(files: TlsOptions) {
+      if (listener.setTls === undefined) {
+        throw new TypeError(
+          tls === undefined
+            ? "Cannot update the certificate of a server started without tls"
+            : "Cannot update the certificate on this runtime: start a new server (the tsgi command rolls its workers on SIGHUP)",
+        );
+      }
+      listener.setTls(files as TlsFiles);
+    },
     [Symbol.asyncDispose]: shutdown,
   };
   if (signal !== undefined) {
@@ -267,6 +519,7 @@ export async function serve(
   (onListen ?? ((address) => stderr(`Listening on ${address.url}`)))({
     hostname: server.hostname,
     port: server.port,
+    ...(server.path === undefined ? {} : { path: server.path }),
     url: server.url,
   });
   return server;

@@ -26,6 +26,71 @@ import type { App, AppIterable, Environ, StartResponse } from "../types.ts";
  */
 export type RoutingArgs = [positional: string[], named: Record<string, string>];
 
+/**
+ * The names of the parameters in a route pattern: `:name` segments and a
+ * named wildcard `*name`.
+ *
+ * @typeParam P The pattern, as a string literal type.
+ *
+ * @example
+ * ```ts
+ * import type { RouteParamNames } from "@tsgi/tsgi";
+ * const name: RouteParamNames<"/users/:id/files/*path"> = "path"; // "id" | "path"
+ * ```
+ */
+export type RouteParamNames<P extends string> = P extends
+  `${string}:${infer Name}/${infer Rest}` ? Name | RouteParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Name}` ? Name
+  : P extends `${string}*${infer Name}` ? (Name extends "" ? never : Name)
+  : never;
+
+/**
+ * The environ a route's app gets: `wsgiorg.routing_args` is there, with
+ * the pattern's parameters by name.
+ *
+ * @typeParam P The route's pattern.
+ *
+ * @example
+ * ```ts
+ * import type { RouteEnviron } from "@tsgi/tsgi";
+ * function userId(environ: RouteEnviron<"/users/:id">): string {
+ *   return environ["wsgiorg.routing_args"][1].id;
+ * }
+ * ```
+ */
+export type RouteEnviron<P extends string> = Environ & {
+  "wsgiorg.routing_args": [
+    positional: string[],
+    named: Record<RouteParamNames<P>, string>,
+  ];
+};
+
+/**
+ * An app added to a {@linkcode Router} under the pattern `P`: its route
+ * parameters are typed, so `environ["wsgiorg.routing_args"][1].id` needs no
+ * cast. Any {@linkcode App} is one too.
+ *
+ * @typeParam P The route's pattern.
+ *
+ * @example
+ * ```ts
+ * import { Router, type RouteApp } from "@tsgi/tsgi";
+ * const user: RouteApp<"/users/:id"> = (environ, startResponse) => {
+ *   const { id } = environ["wsgiorg.routing_args"][1];
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`user ${id}`)];
+ * };
+ * new Router().get("/users/:id", user);
+ * ```
+ */
+export type RouteApp<P extends string> = {
+  // A method, for bivariant parameters: a plain App is a RouteApp too.
+  app(
+    environ: RouteEnviron<P>,
+    startResponse: StartResponse,
+  ): AppIterable | Promise<AppIterable>;
+}["app"];
+
 /** What {@linkcode Router.match} found for a method and a path. */
 export interface RouteMatch {
   /** The app the request goes to. */
@@ -266,9 +331,13 @@ export class Router {
    * @param app The app to call.
    * @returns This router, for chaining.
    */
-  add(method: string | readonly string[], pattern: string, app: App): this {
+  add<P extends string>(
+    method: string | readonly string[],
+    pattern: P,
+    app: RouteApp<P>,
+  ): this {
     const methods = typeof method === "string" ? [method] : method;
-    for (const m of methods) this.#add(m, pattern, app, false);
+    for (const m of methods) this.#add(m, pattern, app as App, false);
     return this;
   }
 
@@ -279,7 +348,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  get(pattern: string, app: App): this {
+  get<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("GET", pattern, app);
   }
 
@@ -290,7 +359,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  post(pattern: string, app: App): this {
+  post<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("POST", pattern, app);
   }
 
@@ -301,7 +370,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  put(pattern: string, app: App): this {
+  put<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("PUT", pattern, app);
   }
 
@@ -312,7 +381,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  patch(pattern: string, app: App): this {
+  patch<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("PATCH", pattern, app);
   }
 
@@ -323,7 +392,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  delete(pattern: string, app: App): this {
+  delete<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("DELETE", pattern, app);
   }
 
@@ -334,7 +403,7 @@ export class Router {
    * @param app The app to call.
    * @returns This router.
    */
-  all(pattern: string, app: App): this {
+  all<P extends string>(pattern: P, app: RouteApp<P>): this {
     return this.add("*", pattern, app);
   }
 

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { readLines } from "../gateway/_values.ts";
 import {
   checkHeaders,
   HOP_BY_HOP,
@@ -27,6 +28,7 @@ import type {
   ErrorStream,
   InputStream,
   StartResponse,
+  WebSocketUpgrade,
   Write,
 } from "../types.ts";
 
@@ -298,6 +300,8 @@ class Call {
   returned = false;
   closed = false;
   handedOff = false;
+  /** The app took the request's WebSocket upgrade. */
+  upgraded = false;
   #warnedHead = false;
 
   constructor(environ: Environ, errors: ErrorStream) {
@@ -334,6 +338,12 @@ class Call {
       );
     }
     if (chunk.length === 0) return;
+    if (this.upgraded) {
+      fail(
+        "tsgi.websocket",
+        `${how} produced body bytes after the WebSocket upgrade was accepted: return an empty iterable`,
+      );
+    }
     if (!this.started) {
       fail("A2", `${how} produced body bytes before startResponse()`);
     }
@@ -360,7 +370,7 @@ class Call {
 
   /** The body is complete. */
   end(): void {
-    if (!this.started) {
+    if (!this.started && !this.upgraded) {
       fail("A2", "the result ended and startResponse() was never called");
     }
     if (
@@ -458,12 +468,8 @@ class CheckedInput implements InputStream {
     return lines;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return;
-      yield line;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return readLines(this);
   }
 
   /** Applications must not close wsgi.input. */
@@ -621,6 +627,53 @@ function checkedAsyncIterator(
     },
     async return(value?: unknown): Promise<IteratorResult<Uint8Array>> {
       return await iterator.return?.(value) ?? { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * `tsgi.websocket` checked for its shape, and wrapped so the call knows
+ * when the app took the upgrade (after which it returns an empty iterable
+ * and never calls start_response).
+ */
+function checkedUpgrade(upgrade: unknown, call: Call): WebSocketUpgrade {
+  const given = upgrade as Partial<WebSocketUpgrade> | null;
+  if (
+    typeof given !== "object" || given === null ||
+    typeof given.accept !== "function" ||
+    typeof given.respondWith !== "function" ||
+    !Array.isArray(given.protocols)
+  ) {
+    fail(
+      "tsgi.websocket",
+      `environ["tsgi.websocket"] is ${
+        show(upgrade)
+      }: expected an object with protocols, accept() and respondWith()`,
+      TypeError,
+    );
+  }
+  const checked = given as WebSocketUpgrade;
+  const take = () => {
+    if (call.started) {
+      fail(
+        "tsgi.websocket",
+        "the WebSocket upgrade was accepted after start_response()",
+      );
+    }
+    if (call.upgraded) {
+      fail("tsgi.websocket", "the WebSocket upgrade was accepted twice");
+    }
+    call.upgraded = true;
+  };
+  return {
+    protocols: checked.protocols,
+    accept(options) {
+      take();
+      return checked.accept(options);
+    },
+    respondWith(response) {
+      take();
+      checked.respondWith(response);
     },
   };
 }
@@ -869,6 +922,10 @@ export function validator(app: App): ValidatedApp {
       );
     }
     const call = new Call(environ, original!);
+    const upgrade = environ["tsgi.websocket"];
+    if (upgrade !== undefined) {
+      environ["tsgi.websocket"] = checkedUpgrade(upgrade, call);
+    }
     environ["wsgi.input"] = new CheckedInput(environ["wsgi.input"], environ);
     environ["wsgi.errors"] = new CheckedErrors(original!);
 
@@ -903,6 +960,12 @@ export function validator(app: App): ValidatedApp {
         );
       }
       const [status, headers, excInfo] = srArgs;
+      if (call.upgraded) {
+        fail(
+          "tsgi.websocket",
+          "start_response() was called after the WebSocket upgrade was accepted: the gateway answers it",
+        );
+      }
       if (call.started && excInfo === undefined) {
         fail(
           "S51",

@@ -96,3 +96,59 @@ test("serve on Bun: a client that disconnects cancels the response and close() r
   socket.once("data", () => socket.destroy());
   await closed.promise;
 });
+
+test("Bun: console.log(environ) shows every key, lazy ones included", async () => {
+  const { toFetchHandler } = await import("../../mod.ts");
+  let shown = "";
+  const handler = toFetchHandler((environ, startResponse) => {
+    const bun = (globalThis as unknown as {
+      Bun: { inspect(value: unknown): string };
+    }).Bun;
+    shown = bun.inspect(environ);
+    startResponse("204 No Content", []);
+    return [];
+  });
+  await handler(
+    new Request("http://x/a", { headers: { "user-agent": "probe/1" } }),
+  );
+  for (const key of ["HTTP_USER_AGENT", "'wsgi.input'"]) {
+    assert.ok(shown.includes(`${key}:`), `${key} in ${shown}`);
+  }
+  assert.ok(!shown.includes("Symbol"), shown);
+});
+
+test("Bun: staticFiles serves a file whole, by range and as 304, through serve()", async () => {
+  const { staticFiles } = await import("../../mod.ts");
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/tsgi_static_bun_");
+  const body = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 251);
+  writeFileSync(`${dir}/file.bin`, body);
+  const server = await serve(staticFiles(dir), {
+    port: 0,
+    onListen() {},
+    accessLog: false,
+  });
+  try {
+    const whole = await fetch(`${server.url}file.bin`);
+    assert.equal(whole.status, 200);
+    const got = new Uint8Array(await whole.arrayBuffer());
+    assert.equal(got.length, body.length);
+    assert.ok(got.every((v, i) => v === body[i]));
+    const etag = whole.headers.get("etag")!;
+    const part = await fetch(`${server.url}file.bin`, {
+      headers: { range: "bytes=1000-1009" },
+    });
+    assert.equal(part.status, 206);
+    assert.deepEqual(
+      [...new Uint8Array(await part.arrayBuffer())],
+      [...body.subarray(1000, 1010)],
+    );
+    const again = await fetch(`${server.url}file.bin`, {
+      headers: { "if-none-match": etag },
+    });
+    assert.equal(again.status, 304);
+    await again.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});

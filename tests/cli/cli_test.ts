@@ -1,152 +1,8 @@
 // The tsgi CLI as a user runs it: a subprocess on Deno (src/cli/cli.ts), Bun
 // (src/cli/cli.ts) and Node (the npm build's bin), served to over real TCP.
 import assert from "node:assert/strict";
-import { freePort, LineReader, waitForPort } from "../_util/process.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
-const APP = `${ROOT}tests/fixtures/cli_app.mjs`;
-const NPM_BIN = `${ROOT}npm/src/cli/_bin.js`;
-
-function onPath(name: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/${name}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// CI sets it: a runtime that is missing fails its tests instead of skipping.
-const REQUIRE_ALL = Deno.env.get("TSGI_REQUIRE_ALL") === "1";
-
-interface Runtime {
-  name: string;
-  command: string[];
-  available: boolean;
-}
-
-const RUNTIMES: Runtime[] = [
-  {
-    name: "deno",
-    command: [Deno.execPath(), "run", "-A", `${ROOT}src/cli/cli.ts`],
-    available: true,
-  },
-  {
-    name: "bun",
-    command: ["bun", `${ROOT}src/cli/cli.ts`],
-    available: onPath("bun"),
-  },
-  {
-    name: "node",
-    command: ["node", NPM_BIN],
-    available: onPath("node") && exists(NPM_BIN),
-  },
-];
-
-/** A running `tsgi` process with its stderr read line by line. */
-class Cli {
-  readonly child: Deno.ChildProcess;
-  readonly stderr: LineReader;
-  readonly stdout: Promise<string>;
-
-  constructor(runtime: Runtime, args: string[], cwd = ROOT) {
-    const [program, ...rest] = runtime.command;
-    this.child = new Deno.Command(program, {
-      args: [...rest, ...args],
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.stderr = new LineReader(this.child.stderr);
-    this.stdout = new Response(this.child.stdout).text();
-  }
-
-  /** Waits for `pattern` on stderr; fails with everything seen if it exits first. */
-  async expect(
-    pattern: RegExp | string | ((line: string) => boolean),
-  ): Promise<string> {
-    // The bound only turns a hang into a failure; nothing waits for it.
-    const line = await this.stderr.waitWithin(pattern, 60_000);
-    if (line === "" || line === undefined) {
-      throw new Error(
-        `The CLI ${
-          line === "" ? "ended" : "went on for a minute"
-        } without printing ${pattern}; stderr:\n${this.stderr.text}`,
-      );
-    }
-    return line;
-  }
-
-  /** The exit code, once the process and its output are done. */
-  async exit(): Promise<number> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // The bound only turns a hang into a failure; nothing waits for it.
-    const hung = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.child.kill("SIGKILL");
-        reject(
-          new Error(
-            `The CLI (or a process holding its stderr) did not end within a minute; stderr:\n${this.stderr.text}`,
-          ),
-        );
-      }, 60_000);
-    });
-    try {
-      const [status] = await Promise.race([
-        Promise.all([this.child.status, this.stderr.done, this.stdout]),
-        hung,
-      ]);
-      return status.code;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    this.child.kill(signal);
-  }
-}
-
-/** A test of the CLI on one runtime: skipped where it is missing, unless CI. */
-function runtimeTest(
-  runtime: Runtime,
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void>,
-): void {
-  Deno.test({
-    name: `CLI on ${runtime.name}: ${name}`,
-    ignore: !runtime.available && !REQUIRE_ALL,
-    async fn(t) {
-      assert.ok(
-        runtime.available,
-        `${runtime.command[0]} or its build is missing`,
-      );
-      await fn(t);
-    },
-  });
-}
-
-/** One request on a fresh TCP connection; the response head and body. */
-async function rawGet(port: number, path = "/"): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(
-    new TextEncoder().encode(
-      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
-    ),
-  );
-  return await new Response(conn.readable).text();
-}
+import { freePort, waitForPort } from "../_util/process.ts";
+import { APP, Cli, rawGet, RUNTIMES, runtimeTest } from "../_util/cli.ts";
 
 for (const runtime of RUNTIMES) {
   runtimeTest(
@@ -189,23 +45,56 @@ for (const runtime of RUNTIMES) {
     },
   );
 
-  runtimeTest(runtime, `a second signal exits without waiting`, async () => {
-    const port = freePort();
-    const cli = new Cli(runtime, ["--port", String(port), APP]);
-    await cli.expect("Listening at:");
-    const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
-      (response) => response.text(),
-      (error) => error,
-    );
-    await cli.expect("waiting");
-    cli.kill("SIGINT");
-    await cli.expect("Handling signal: int");
-    cli.kill("SIGINT");
-    assert.equal(await cli.exit(), 1, cli.stderr.text);
-    assert.match(cli.stderr.text, /Second signal: exiting without waiting/);
-    // The held request never got its answer.
-    assert.ok(await waiting instanceof Error);
-  });
+  runtimeTest(
+    runtime,
+    `TERM twice at once counts once; INT stops without waiting`,
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, ["--port", String(port), APP]);
+      await cli.expect("Listening at:");
+      const waiting = fetch(`http://127.0.0.1:${port}/wait`).then(
+        (response) => response.text(),
+        (error) => error,
+      );
+      await cli.expect("waiting");
+      // A process group delivers a signal twice (the runner forwards it
+      // too): the echo is not a "second signal".
+      cli.kill("SIGTERM");
+      cli.kill("SIGTERM");
+      await cli.expect("Handling signal: term");
+      cli.kill("SIGINT");
+      await cli.expect("Handling signal: int");
+      assert.equal(await cli.exit(), 0, cli.stderr.text);
+      assert.doesNotMatch(cli.stderr.text, /Second signal/);
+      assert.equal(
+        cli.stderr.lines.filter((line) =>
+          line.includes("Handling signal: term")
+        )
+          .length,
+        1,
+      );
+      // The held request never got its answer.
+      assert.ok(await waiting instanceof Error);
+    },
+  );
+
+  runtimeTest(
+    runtime,
+    `--workers 2: Ctrl-C delivered twice stops once, with status 0`,
+    async () => {
+      const port = freePort();
+      const cli = new Cli(runtime, ["-w", "2", "--port", String(port), APP]);
+      let boots = 0;
+      await cli.expect((line) =>
+        line.includes("Booting worker") && ++boots === 2
+      );
+      cli.kill("SIGINT");
+      cli.kill("SIGINT");
+      assert.equal(await cli.exit(), 0, cli.stderr.text);
+      assert.doesNotMatch(cli.stderr.text, /Second signal/);
+      assert.match(cli.stderr.lines.at(-1)!, /Shutting down: Master$/);
+    },
+  );
 
   runtimeTest(runtime, `one-line errors and a non-zero exit`, async (t) => {
     const cases: [string, string[], number, RegExp][] = [

@@ -164,7 +164,7 @@ Deno.test("examples/upload.ts: the form, an upload hashed as it streams, a bad b
         headers: { "Content-Type": "text/plain" },
         body: "not a form",
       });
-      assert.equal(bad.status, 400);
+      assert.equal(bad.status, 415);
       assert.match(await bad.text(), /expected multipart\/form-data/);
       assert.ok(
         output.some((line) => line.includes('"POST /upload HTTP/1.1" 200 ')),

@@ -68,3 +68,30 @@ Deno.test("README: the From Python WSGI table names what mod.ts exports", async 
   const missing = [...called, ...named].filter((name) => !(name in mod));
   assert.deepEqual(missing, []);
 });
+
+Deno.test("README: every TypeScript snippet that imports tsgi type-checks strictly, with no casts", async () => {
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((code) => code.includes('from "@tsgi/tsgi'));
+  assert.ok(blocks.length >= 2, `only ${blocks.length} snippets`);
+  const dir = `${root}tests/.tmp/readme_snippets`;
+  await Deno.mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const [i, code] of blocks.entries()) {
+    assert.doesNotMatch(code, /\bas (?!const\b)\w/, `snippet ${i} casts`);
+    const file = `${dir}/snippet_${i}.ts`;
+    // Each snippet is a module of its own, as in a user's app.
+    await Deno.writeTextFile(file, code + "\nexport {};\n");
+    files.push(file);
+  }
+  // The repository's deno.json maps @tsgi/tsgi to mod.ts, as the README's
+  // Deno install section tells an app to; deno check is strict.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["check", ...files],
+    cwd: root,
+  }).output();
+  assert.ok(
+    out.success,
+    new TextDecoder().decode(out.stderr).replaceAll(root, ""),
+  );
+});

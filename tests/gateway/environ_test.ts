@@ -500,3 +500,26 @@ Deno.test("environ: a relative Request.url (Bun, after a bad Host) is a 400", as
   assert.equal(response.status, 400);
   assert.equal(called, false);
 });
+
+Deno.test("environ: console.log shows every key, lazy ones included, and spreading still copies only the keys", async () => {
+  let shown = "";
+  let copy: Record<string, unknown> = {};
+  const handler = toFetchHandler((environ, startResponse) => {
+    // Nothing read yet: the headers, wsgi.input and REMOTE_ADDR are lazy.
+    shown = Deno.inspect(environ);
+    copy = { ...environ };
+    startResponse("204 No Content", []);
+    return [];
+  });
+  await handler(
+    new Request("http://x/a", { headers: { "user-agent": "probe/1" } }),
+    { remoteAddr: { hostname: "192.0.2.7", port: 4000 } },
+  );
+  for (const key of ["HTTP_USER_AGENT", "wsgi.input", "REMOTE_ADDR"]) {
+    assert.match(shown, new RegExp(`"?${key.replace(".", "\\.")}"?:`), key);
+  }
+  assert.match(shown, /probe\/1/);
+  assert.doesNotMatch(shown, /Symbol|LazyKeys/);
+  assert.equal(copy.HTTP_USER_AGENT, "probe/1");
+  assert.ok(Object.keys(copy).every((key) => typeof key === "string"));
+});

@@ -784,3 +784,53 @@ Deno.test("a real Deno.serve: dot segments resolve, backslashes stay, raw non-AS
     REQUEST_URI: "/echo/a\\..\\..\\admin",
   }]);
 });
+
+Deno.test("errors: common mistakes get a message with the way out", async () => {
+  const cases: [string, App, RegExp][] = [
+    [
+      "a Response returned",
+      () => new Response("hi") as unknown as Uint8Array[],
+      /Cannot use a Response as the application's result: .*fromFetchHandler\(handler\)/,
+    ],
+    [
+      "nothing returned",
+      ((_e: unknown, sr: (s: string, h: [string, string][]) => void) => {
+        sr("200 OK", []);
+      }) as unknown as App,
+      /Cannot use the application's result undefined: the app returned nothing; return .*\[body\]/,
+    ],
+    [
+      "a Promise as a chunk",
+      (_e, sr) => {
+        sr("200 OK", []);
+        return [Promise.resolve(b("x")) as unknown as Uint8Array];
+      },
+      /a Promise: body chunks must be Uint8Array; did you forget await\?/,
+    ],
+    [
+      "a string written",
+      (_e, sr) => {
+        const write = sr("200 OK", []);
+        write("text" as unknown as Uint8Array);
+        return [];
+      },
+      /Cannot write "text": body chunks must be Uint8Array; encode text with new TextEncoder\(\)\.encode\(text\)/,
+    ],
+  ];
+  for (const [name, app, message] of cases) {
+    const { handler, logs } = harness(app);
+    const response = await handler("http://x/");
+    assert.equal(response.status, 500, name);
+    await response.body?.cancel();
+    assert.match(logs.join(""), message, name);
+  }
+  // serve({ fetch }) and toFetchHandler({ fetch }) point to fromFetchHandler.
+  assert.throws(
+    () => toFetchHandler({ fetch: () => new Response() } as unknown as App),
+    {
+      name: "TypeError",
+      message:
+        /Cannot serve an object with a fetch method: .*fromFetchHandler\(handler\.fetch\)/,
+    },
+  );
+});

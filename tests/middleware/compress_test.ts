@@ -66,15 +66,38 @@ Deno.test("compress: q-values choose the coding; identity and q=0 are honoured",
   const deflated = await get(handler, "gzip;q=0.4, deflate;q=0.9");
   assert.equal(deflated.headers.get("content-encoding"), "deflate");
   assert.equal(await inflate(deflated, "deflate"), TEXT);
-  for (const accept of [undefined, "identity", "gzip;q=0, deflate;q=0", "br"]) {
+  for (
+    const accept of [undefined, "identity", "gzip;q=0, deflate;q=0, br;q=0"]
+  ) {
     const plain = await get(handler, accept);
     assert.equal(plain.headers.get("content-encoding"), null, accept);
     assert.equal(plain.headers.get("vary"), "Accept-Encoding");
     assert.equal(await plain.text(), TEXT);
   }
+  // Deno's CompressionStream has brotli, so br leads the offer.
   const star = await get(handler, "*;q=0.5");
-  assert.equal(star.headers.get("content-encoding"), "gzip");
+  assert.equal(star.headers.get("content-encoding"), "br");
   await star.body!.cancel();
+  const gzipped = await get(handler, "br;q=0.5, gzip");
+  assert.equal(gzipped.headers.get("content-encoding"), "gzip");
+  await gzipped.body!.cancel();
+});
+
+Deno.test("compress: brotli where CompressionStream has it, negotiated by q-value", async () => {
+  const { handler } = compressed(textApp());
+  const response = await get(handler, "gzip, deflate, br");
+  assert.equal(response.headers.get("content-encoding"), "br");
+  assert.equal(response.headers.get("vary"), "Accept-Encoding");
+  const text = await new Response(
+    response.body!.pipeThrough(
+      new DecompressionStream("brotli" as CompressionFormat),
+    ),
+  ).text();
+  assert.equal(text, TEXT);
+  const only = compressed(textApp(), { encodings: ["gzip"] }).handler;
+  const gz = await get(only, "br");
+  assert.equal(gz.headers.get("content-encoding"), null);
+  await gz.body!.cancel();
 });
 
 Deno.test("compress: negotiateEncoding follows RFC 9110", () => {

@@ -17,13 +17,16 @@ const {
 
 const enc = new TextEncoder();
 
-test("npm: package.json has no dependencies and every export resolves", async () => {
+test("npm: package.json has no dependencies (ws an optional peer) and every export resolves", async () => {
   const pkg = JSON.parse(await readFile(new URL("package.json", npm), "utf8"));
   assert.equal(pkg.name, "tsgi");
   assert.equal(pkg.type, "module");
   assert.equal(pkg.dependencies, undefined);
-  assert.equal(pkg.peerDependencies, undefined);
-  assert.equal(pkg.engines.node, ">=20");
+  // WebSocket on Node loads ws when a WebSocket request arrives.
+  assert.deepEqual(Object.keys(pkg.peerDependencies), ["ws"]);
+  assert.deepEqual(pkg.peerDependenciesMeta, { ws: { optional: true } });
+  // require() of ES modules without a flag: 20.19 and 22.12.
+  assert.equal(pkg.engines.node, "^20.19.0 || >=22.12.0");
   const deno = JSON.parse(
     await readFile(new URL("../../deno.json", import.meta.url), "utf8"),
   );
@@ -35,6 +38,7 @@ test("npm: package.json has no dependencies and every export resolves", async ()
   for (const [key, target] of Object.entries(pkg.exports)) {
     if (key === "./package.json") continue;
     await readFile(new URL(target.types, npm)); // the .d.ts is there
+    assert.equal(target.default, target.import, key); // require() takes it
     const module = await import(new URL(target.import, npm).href);
     assert.equal(typeof module, "object", key);
   }
@@ -139,4 +143,22 @@ test("npm: the rules validator() cites ship in the package", async () => {
   const rules = await readFile(new URL("docs/pep3333_rules.md", npm), "utf8");
   assert.match(rules, /^- \*\*S42\*\*: /m);
   assert.match(rules, /^- \*\*V18\*\*: /m);
+});
+
+test("npm: console.log(environ) shows every key on Node, lazy ones included", async () => {
+  const { inspect } = await import("node:util");
+  let shown = "";
+  const handler = toFetchHandler((environ, startResponse) => {
+    shown = inspect(environ);
+    startResponse("204 No Content", []);
+    return [];
+  });
+  await handler(
+    new Request("http://x/a", { headers: { "user-agent": "probe/1" } }),
+    { remoteAddr: { hostname: "192.0.2.7", port: 4000 } },
+  );
+  for (const key of ["HTTP_USER_AGENT", "'wsgi.input'", "REMOTE_ADDR"]) {
+    assert.ok(shown.includes(`${key}:`), `${key} in ${shown}`);
+  }
+  assert.ok(!shown.includes("Symbol"), shown);
 });

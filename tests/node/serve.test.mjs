@@ -336,3 +336,41 @@ test("serve on Node: Symbol.asyncDispose shuts down", async () => {
     "ECONNREFUSED",
   );
 });
+
+test("node: staticFiles serves a file whole, by range and as 304, through serve()", async () => {
+  const { staticFiles } = await import(
+    new URL("../../npm/mod.js", import.meta.url).href
+  );
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/tsgi_static_node_");
+  const body = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 251);
+  writeFileSync(`${dir}/file.bin`, body);
+  const server = await serve(staticFiles(dir), {
+    port: 0,
+    onListen() {},
+    accessLog: false,
+  });
+  try {
+    const whole = await fetch(`${server.url}file.bin`);
+    assert.equal(whole.status, 200);
+    const got = new Uint8Array(await whole.arrayBuffer());
+    assert.equal(got.length, body.length);
+    assert.ok(got.every((v, i) => v === body[i]));
+    const etag = whole.headers.get("etag");
+    const part = await fetch(`${server.url}file.bin`, {
+      headers: { range: "bytes=1000-1009" },
+    });
+    assert.equal(part.status, 206);
+    assert.deepEqual(
+      [...new Uint8Array(await part.arrayBuffer())],
+      [...body.subarray(1000, 1010)],
+    );
+    const again = await fetch(`${server.url}file.bin`, {
+      headers: { "if-none-match": etag },
+    });
+    assert.equal(again.status, 304);
+    await again.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
