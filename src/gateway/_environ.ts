@@ -398,24 +398,36 @@ function serverOf(
   return lastServer = server;
 }
 
+/** What a request's target and Host give the environ, once checked. */
+interface Checked {
+  method: string;
+  scriptName: string;
+  pathInfo: string;
+  query: string;
+  requestUri: string;
+  serverName: string;
+  serverPort: string;
+  https: boolean;
+}
+
 /**
- * The environ's keys that come from the request line, the Host and the
- * configuration, or the error that answers the request instead: 400 for a
- * target or Host that is not one, 404 for a path outside the configured
+ * Checks the request target and the Host (SPEC.md §3.8) and works out the
+ * CGI values they give, or says which error answers the request instead:
+ * 400 for a target or Host that is not one, 404 for a path outside the
  * mount prefix (the app is not there). Every gateway's environ starts here.
  *
  * @param rawTarget The request target as the client sent it.
  * @param hostHeader The Host header, repeated ones joined with ", ".
  * @param local `host:port` of the listener, if known.
  */
-export function baseEnviron(
+function check(
   config: GatewayConfig,
   method: string,
   rawTarget: string,
   hostHeader: string | null,
   local: string | undefined,
   https: boolean,
-): Target | 400 | 404 {
+): Checked | 400 | 404 {
   const target = readTarget(rawTarget);
   if (target === undefined) return 400;
   // The Host header when there is one (two are joined, and ", " is no
@@ -432,7 +444,6 @@ export function baseEnviron(
     defaultPort,
   );
   if (server === undefined) return 400;
-  const [serverName, serverPort] = server;
   let pathInfo = decodePath(target.path);
   const scriptName = config.scriptName;
   if (scriptName !== "") {
@@ -442,15 +453,41 @@ export function baseEnviron(
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const query = target.query;
+  return {
+    method,
+    scriptName,
+    pathInfo,
+    query,
+    requestUri: query === "" ? target.path : target.path + "?" + query,
+    serverName: server[0],
+    serverPort: server[1],
+    https,
+  };
+}
+
+/**
+ * The environ's standard keys for a request given as parts (tsgi's Node
+ * server), or the error that answers it (see check).
+ */
+export function baseEnviron(
+  config: GatewayConfig,
+  method: string,
+  rawTarget: string,
+  hostHeader: string | null,
+  local: string | undefined,
+  https: boolean,
+): Target | 400 | 404 {
+  const c = check(config, method, rawTarget, hostHeader, local, https);
+  if (typeof c === "number") return c;
   const environ: Target = {
-    REQUEST_METHOD: method,
-    SCRIPT_NAME: scriptName,
-    PATH_INFO: pathInfo,
-    QUERY_STRING: query,
-    SERVER_NAME: serverName,
-    SERVER_PORT: serverPort,
+    REQUEST_METHOD: c.method,
+    SCRIPT_NAME: c.scriptName,
+    PATH_INFO: c.pathInfo,
+    QUERY_STRING: c.query,
+    SERVER_NAME: c.serverName,
+    SERVER_PORT: c.serverPort,
     SERVER_PROTOCOL: config.serverProtocol,
-    REQUEST_URI: query === "" ? target.path : target.path + "?" + query,
+    REQUEST_URI: c.requestUri,
     GATEWAY_INTERFACE: "CGI/1.1",
     SERVER_SOFTWARE: SOFTWARE,
     "wsgi.version": WSGI_VERSION,
@@ -483,7 +520,7 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
   const https = config.urlScheme === undefined
     ? isWorkersCall(state.args) && url.startsWith("https:")
     : config.urlScheme === "https";
-  const environ = baseEnviron(
+  const c = check(
     config,
     state.method,
     rawTargetOf(state.args) ?? url,
@@ -491,13 +528,35 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     localOf(state.args),
     https,
   );
-  if (typeof environ === "number") return environ;
-  environ["tsgi.request"] = request;
-  environ["tsgi.runtime_args"] = state.args;
+  if (typeof c === "number") return c;
   const handler = new LazyKeys(state);
-  environ[HANDLER] = handler;
-  environ[NODE_INSPECT] = inspectEnviron;
-  environ[DENO_INSPECT] = inspectEnviron;
+  // One literal with every key the gateway sets at once: an object that
+  // grows afterwards changes shape, which enumerating it pays for.
+  const environ: Target = {
+    REQUEST_METHOD: c.method,
+    SCRIPT_NAME: c.scriptName,
+    PATH_INFO: c.pathInfo,
+    QUERY_STRING: c.query,
+    SERVER_NAME: c.serverName,
+    SERVER_PORT: c.serverPort,
+    SERVER_PROTOCOL: config.serverProtocol,
+    REQUEST_URI: c.requestUri,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    SERVER_SOFTWARE: SOFTWARE,
+    "wsgi.version": WSGI_VERSION,
+    "wsgi.url_scheme": https ? "https" : "http",
+    "wsgi.multithread": config.multithread,
+    "wsgi.multiprocess": config.multiprocess,
+    "wsgi.run_once": config.runOnce,
+    "wsgi.input_terminated": true,
+    "wsgi.file_wrapper": wrapFile,
+    "tsgi.request": request,
+    "tsgi.runtime_args": state.args,
+    [HANDLER]: handler,
+    [NODE_INSPECT]: inspectEnviron,
+    [DENO_INSPECT]: inspectEnviron,
+  };
+  if (https) environ.HTTPS = "on";
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }
