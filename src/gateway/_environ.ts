@@ -372,7 +372,11 @@ const DENO_INSPECT = Symbol.for("Deno.customInspect");
 function inspectEnviron(this: Target, ...args: unknown[]): unknown {
   (this[HANDLER] as LazyKeys | undefined)?.loadAll(this);
   const shown: Record<string, unknown> = {};
-  for (const key of Object.keys(this)) shown[key] = this[key];
+  for (const key of Object.keys(this)) {
+    // A value made on first read (tsgi.request on Node) is not made here.
+    const own = Object.getOwnPropertyDescriptor(this, key);
+    shown[key] = own === undefined || "value" in own ? this[key] : "[Getter]";
+  }
   // Deno: (inspect, options); Node and Bun: (depth, options, inspect).
   const inspect = typeof args[0] === "function" ? args[0] : args[2];
   return typeof inspect === "function"
@@ -478,7 +482,22 @@ export function baseEnviron(
   https: boolean,
 ): Target | 400 | 404 {
   const c = check(config, method, rawTarget, hostHeader, local, https);
-  if (typeof c === "number") return c;
+  return typeof c === "number"
+    ? c
+    : makeEnviron(config, c, undefined, undefined);
+}
+
+/**
+ * The environ's standard keys in one literal, the Fetch gateway's among
+ * them: an object that grows afterwards changes shape, which enumerating it
+ * pays for.
+ */
+function makeEnviron(
+  config: GatewayConfig,
+  c: Checked,
+  request: Request | undefined,
+  state: RequestState | undefined,
+): Target {
   const environ: Target = {
     REQUEST_METHOD: c.method,
     SCRIPT_NAME: c.scriptName,
@@ -491,15 +510,20 @@ export function baseEnviron(
     GATEWAY_INTERFACE: "CGI/1.1",
     SERVER_SOFTWARE: SOFTWARE,
     "wsgi.version": WSGI_VERSION,
-    "wsgi.url_scheme": https ? "https" : "http",
+    "wsgi.url_scheme": c.https ? "https" : "http",
     "wsgi.multithread": config.multithread,
     "wsgi.multiprocess": config.multiprocess,
     "wsgi.run_once": config.runOnce,
     "wsgi.input_terminated": true,
     "wsgi.file_wrapper": wrapFile,
+    "tsgi.request": request,
+    "tsgi.runtime_args": state?.args,
+    [HANDLER]: state === undefined ? undefined : new LazyKeys(state),
+    [NODE_INSPECT]: inspectEnviron,
+    [DENO_INSPECT]: inspectEnviron,
   };
   // Apache's SSL variable, which PEP 3333 asks servers to provide.
-  if (https) environ.HTTPS = "on";
+  if (c.https) environ.HTTPS = "on";
   return environ;
 }
 
@@ -529,36 +553,12 @@ export function createEnviron(state: RequestState): Environ | 400 | 404 {
     https,
   );
   if (typeof c === "number") return c;
-  const handler = new LazyKeys(state);
-  // One literal with every key the gateway sets at once: an object that
-  // grows afterwards changes shape, which enumerating it pays for.
-  const environ: Target = {
-    REQUEST_METHOD: c.method,
-    SCRIPT_NAME: c.scriptName,
-    PATH_INFO: c.pathInfo,
-    QUERY_STRING: c.query,
-    SERVER_NAME: c.serverName,
-    SERVER_PORT: c.serverPort,
-    SERVER_PROTOCOL: config.serverProtocol,
-    REQUEST_URI: c.requestUri,
-    GATEWAY_INTERFACE: "CGI/1.1",
-    SERVER_SOFTWARE: SOFTWARE,
-    "wsgi.version": WSGI_VERSION,
-    "wsgi.url_scheme": https ? "https" : "http",
-    "wsgi.multithread": config.multithread,
-    "wsgi.multiprocess": config.multiprocess,
-    "wsgi.run_once": config.runOnce,
-    "wsgi.input_terminated": true,
-    "wsgi.file_wrapper": wrapFile,
-    "tsgi.request": request,
-    "tsgi.runtime_args": state.args,
-    [HANDLER]: handler,
-    [NODE_INSPECT]: inspectEnviron,
-    [DENO_INSPECT]: inspectEnviron,
-  };
-  if (https) environ.HTTPS = "on";
+  const environ = makeEnviron(config, c, request, state);
   if (config.extraEnviron !== undefined) {
     Object.assign(environ, config.extraEnviron);
   }
-  return state.environ = new Proxy(environ, handler) as unknown as Environ;
+  return state.environ = new Proxy(
+    environ,
+    environ[HANDLER] as LazyKeys,
+  ) as unknown as Environ;
 }

@@ -397,8 +397,11 @@ function reset(res: ServerResponse): void {
   // or known-length body, but ends a close-delimited one (HTTP/1.0) as if
   // it were complete.
   const socket = res.socket;
-  if (typeof socket?.resetAndDestroy === "function") socket.resetAndDestroy();
-  else res.destroy();
+  // On HTTP/2, only this stream is reset; the connection carries others.
+  if (res.stream !== undefined) res.stream.close(H2_INTERNAL_ERROR);
+  else if (typeof socket?.resetAndDestroy === "function") {
+    socket.resetAndDestroy();
+  } else res.destroy();
 }
 
 /** One request's state between node:http and the exchange. */
@@ -409,11 +412,8 @@ class NodeConnection {
   body: NodeBody | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   wake: (() => void) | undefined;
-  readonly log: ((status: number, bytes: number) => void) | undefined;
-
-  constructor(log: ((status: number, bytes: number) => void) | undefined) {
-    this.log = log;
-  }
+  /** The access log's line of this exchange, when the adapter writes it. */
+  log: ((status: number, bytes: number) => void) | undefined;
 
   /** The client went away before the response ended. */
   disconnect(): void {
@@ -607,7 +607,7 @@ class NodeSink implements ResponseSink<void> {
       stream.cancel().catch(() => {});
       return;
     }
-    pumpAnswer(stream, lengthOf(headers), this.#res, this.#conn, status.code);
+    pump(stream, lengthOf(headers), this.#res, this.#conn, status.code);
   }
 
   stream(status: Status, headers: Header[], source: BodySource): void {
@@ -631,7 +631,7 @@ class NodeSink implements ResponseSink<void> {
   }
 
   error(status: ErrorStatus, options: ErrorResponseOptions): void {
-    sendAnswer(
+    send(
       errorResponse(status, options),
       this.#res,
       this.#conn,
@@ -640,30 +640,40 @@ class NodeSink implements ResponseSink<void> {
   }
 }
 
-/** Sends a Fetch Response: the gateway's own error answers. */
-function sendAnswer(
-  response: Response,
-  res: ServerResponse,
-  conn: NodeConnection,
-  closing: boolean,
-): void {
-  if (conn.gone !== undefined) {
-    response.body?.cancel().catch(() => {});
-    return;
-  }
-  if (closing) res.shouldKeepAlive = false;
-  const headers: string[] = [];
-  response.headers.forEach((value, name) => headers.push(name, value));
-  res.writeHead(response.status, response.statusText || undefined, headers);
-  const body = response.body;
-  if (body === null) {
-    res.end();
-    conn.log?.(response.status, 0);
-  } else pumpAnswer(body, knownLength(response), res, conn, response.status);
+/** Answers with a short plain-text error. */
+function plain(res: ServerResponse, status: number, reason: string): void {
+  const body = encoder.encode(`${status} ${reason}\n`);
+  res.writeHead(status, isH2(res) ? undefined : reason, [
+    "content-type",
+    "text/plain; charset=utf-8",
+    "content-length",
+    String(body.length),
+  ]);
+  res.end(body);
 }
 
-/** Writes a stream to node:http with backpressure. */
-async function pumpAnswer(
+function headersOf(response: Response): string[] {
+  const flat: string[] = [];
+  let cookies = false;
+  for (const [name, value] of response.headers) {
+    // Some Headers implementations join Set-Cookie when iterated.
+    if (name === "set-cookie") cookies = true;
+    else flat.push(name, value);
+  }
+  if (cookies) {
+    for (const cookie of response.headers.getSetCookie()) {
+      flat.push("set-cookie", cookie);
+    }
+  }
+  return flat;
+}
+
+/**
+ * Writes a body to node:http with backpressure, and reads the stream to its
+ * end after the last byte the headers promise (which runs the app's
+ * close()). `status` is for the access log.
+ */
+async function pump(
   body: ReadableStream<Uint8Array>,
   length: number,
   res: ServerResponse,
@@ -682,7 +692,7 @@ async function pumpAnswer(
       if (sent === length) {
         // The last byte the headers promise: end() sends it with the
         // headers in one write when it is also the first chunk. The stream
-        // is still read to its end.
+        // is still read to its end, which is what runs the app's close().
         res.end(step.value);
         break;
       }
@@ -702,106 +712,6 @@ async function pumpAnswer(
   } finally {
     conn.log?.(status, sent);
   }
-  try {
-    while (!(await reader.read()).done);
-  } catch {
-    // Logged by the gateway to wsgi.errors.
-  }
-}
-
-/** Answers with a short plain-text error. */
-function plain(res: ServerResponse, status: number, reason: string): void {
-  const body = encoder.encode(`${status} ${reason}\n`);
-  res.writeHead(status, isH2(res) ? undefined : reason, [
-    "content-type",
-    "text/plain; charset=utf-8",
-    "content-length",
-    String(body.length),
-  ]);
-  res.end(body);
-}
-
-/** One request's link between node:http and the Fetch response. */
-class NodeExchange {
-  gone = false;
-  request: NodeRequest | undefined;
-  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  wake: (() => void) | undefined;
-
-  /** The client went away before the response ended. */
-  disconnect(): void {
-    this.gone = true;
-    const reason = new Error("The client closed the connection");
-    this.request?.disconnect(reason);
-    this.wake?.();
-    this.reader?.cancel(reason).catch(() => {});
-  }
-}
-
-function headersOf(response: Response): string[] {
-  const flat: string[] = [];
-  let cookies = false;
-  for (const [name, value] of response.headers) {
-    // Some Headers implementations join Set-Cookie when iterated.
-    if (name === "set-cookie") cookies = true;
-    else flat.push(name, value);
-  }
-  if (cookies) {
-    for (const cookie of response.headers.getSetCookie()) {
-      flat.push("set-cookie", cookie);
-    }
-  }
-  return flat;
-}
-
-async function pump(
-  body: ReadableStream<Uint8Array>,
-  length: number,
-  res: ServerResponse,
-  exchange: NodeExchange,
-): Promise<void> {
-  const reader = body.getReader();
-  exchange.reader = reader;
-  let sent = 0;
-  try {
-    for (;;) {
-      const step = await reader.read();
-      if (exchange.gone) return;
-      if (step.done) break;
-      sent += step.value.byteLength;
-      if (sent === length) {
-        // The last byte the headers promise: end() sends it with the
-        // headers in one write when it is also the first chunk. The stream
-        // is still read to its end, which is what runs the app's close().
-        res.end(step.value);
-        break;
-      }
-      if (!res.write(step.value)) {
-        await new Promise<void>((resolve) => {
-          exchange.wake = resolve;
-          res.once("drain", resolve);
-        });
-        exchange.wake = undefined;
-        if (exchange.gone) return;
-      }
-    }
-    if (sent !== length) res.end();
-  } catch {
-    // The body broke after the status went out (the app raised, or sent
-    // less than its Content-Length): reset the connection so the client
-    // cannot take the part it got for the whole. A FIN would do that for
-    // a chunked or known-length body, but ends a close-delimited one
-    // (HTTP/1.0) as if it were complete.
-    if (!exchange.gone) {
-      const socket = res.socket;
-      // On HTTP/2, only this stream is reset; the connection carries others.
-      if (res.stream !== undefined) res.stream.close(H2_INTERNAL_ERROR);
-      else if (typeof socket?.resetAndDestroy === "function") {
-        socket.resetAndDestroy();
-      } else res.destroy();
-    }
-    return;
-  }
   // The whole body is sent; what follows is the app's own business (an
   // error raised after the last byte is the gateway's to log).
   try {
@@ -811,13 +721,14 @@ async function pump(
   }
 }
 
+/** Sends a Fetch Response (the Fetch path's, and the gateway's own errors). */
 function send(
   response: Response,
   res: ServerResponse,
-  exchange: NodeExchange,
+  conn: NodeConnection,
   closing: boolean,
 ): void {
-  if (exchange.gone) {
+  if (conn.gone !== undefined) {
     response.body?.cancel().catch(() => {});
     return;
   }
@@ -848,8 +759,10 @@ function send(
     return;
   }
   const body = response.body;
-  if (body === null) res.end();
-  else pump(body, knownLength(response), res, exchange);
+  if (body === null) {
+    res.end();
+    conn.log?.(response.status, 0);
+  } else pump(body, knownLength(response), res, conn, response.status);
 }
 
 /** Where the upgrader rides on the info object the handler gets. */
@@ -952,13 +865,13 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     req: IncomingMessage,
     res: ServerResponse,
     expectsContinue: boolean,
-    exchange: NodeExchange,
+    conn: NodeConnection,
   ): void => {
     const protocol = "HTTP/" + req.httpVersion;
     const method = req.method ?? "GET";
     const start = Date.now();
-    const conn: NodeConnection = new NodeConnection(
-      accessLog === undefined ? undefined : (status, bytes) =>
+    if (accessLog !== undefined) {
+      conn.log = (status, bytes) =>
         accessLog({
           peer: req.socket.remoteAddress ?? "-",
           method,
@@ -970,10 +883,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
             : bytes,
           start,
           request: () => requestParts.request(),
-        }),
-    );
-    // The close listener above reaches this request through its exchange.
-    exchange.disconnect = () => conn.disconnect();
+        });
+    }
     const requestParts = new NodeParts(req, res, expectsContinue, base, conn);
     const sink = new NodeSink(
       res,
@@ -1000,7 +911,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     res: ServerResponse,
     expectsContinue: boolean,
   ): void => {
-    const exchange = new NodeExchange();
+    const conn = new NodeConnection();
     const tracked = h2 && !isH2(res) ? req.socket : undefined;
     if (tracked !== undefined) {
       h1Sockets.set(tracked, (h1Sockets.get(tracked) ?? 0) + 1);
@@ -1009,7 +920,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       if (tracked !== undefined && h1Sockets.has(tracked)) {
         h1Sockets.set(tracked, h1Sockets.get(tracked)! - 1);
       }
-      if (!res.writableFinished) exchange.disconnect();
+      if (!res.writableFinished) conn.disconnect();
       // A connection whose response ended after shutdown() began is idle
       // now; node:http would otherwise keep it open until its client left.
       if (closing) closeIdle();
@@ -1020,9 +931,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     if (
       parts !== undefined && !isH2(res) && !req.httpVersion.startsWith("0.")
     ) {
-      return onParts(req, res, expectsContinue, exchange);
+      return onParts(req, res, expectsContinue, conn);
     }
-    const request = exchange.request = req.httpVersion.startsWith("0.")
+    const request = conn.request = req.httpVersion.startsWith("0.")
       ? undefined
       : requestOf(req, res, base, expectsContinue);
     if (request === undefined) {
@@ -1053,13 +964,15 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     }
     if (isThenable(response)) {
       response.then(
-        (value) => send(value, res, exchange, closing),
+        (value) => send(value, res, conn, closing),
         () => {
-          if (!exchange.gone) plain(res, 500, "Internal Server Error");
+          if (conn.gone === undefined) {
+            plain(res, 500, "Internal Server Error");
+          }
         },
       );
     } else {
-      send(response, res, exchange, closing);
+      send(response, res, conn, closing);
     }
   };
   // Open sockets, closed with 1001 by shutdown(): node:http's close() does
