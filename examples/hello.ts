@@ -1,4 +1,4 @@
-// The seeds' hello world, served by Deno:
+// PEP 3333's hello world, served by Deno:
 //   deno run --allow-net examples/hello.ts [port]
 import { type App, toFetchHandler } from "../mod.ts";
 

@@ -1,4 +1,4 @@
-// The seeds' picture of middleware, composed: an access log, then error
+// The middleware of a WSGI stack, composed: an access log, then error
 // pages, then compression, in front of three apps mounted side by side in
 // one process — a tsgi Router app, a load-balanced proxy to upstream
 // servers, and a Hono app — served by serve().

@@ -1,5 +1,5 @@
 /**
- * A streaming response filter: the seeds' post-processing middleware.
+ * A streaming response filter: PEP 3333's post-processing middleware, which changes a body as it streams.
  *
  * @module
  */

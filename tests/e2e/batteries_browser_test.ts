@@ -4,7 +4,11 @@
 // whole, as a byte range (206), and as a 304 when the browser revalidates
 // with the ETag it was given.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import {
+  type Browser,
+  haveChromium,
+  launchChromium,
+} from "../_util/browser.ts";
 import {
   answerFormError,
   type App,
@@ -15,9 +19,6 @@ import {
   validator,
 } from "../../mod.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const required = Deno.env.get("TSGI_REQUIRE_ALL") === "1";
 const FILE_SIZE = 50 * 1024 * 1024;
 
@@ -31,22 +32,6 @@ interface Page {
   evaluate<T, A>(fn: (arg: A) => Promise<T>, arg: A): Promise<T>;
   setDefaultTimeout(ms: number): void;
 }
-interface BrowserContext {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-const { chromium } = createRequire(import.meta.url)(
-  `${root}tools/node_modules/playwright-core`,
-) as {
-  chromium: {
-    launchPersistentContext(dir: string, options: {
-      executablePath: string;
-      headless: boolean;
-      args: string[];
-      timeout: number;
-    }): Promise<BrowserContext>;
-  };
-};
 
 function deterministicBytes(size: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);
@@ -147,22 +132,9 @@ Deno.test({
     });
     const profile = await Deno.makeTempDir({ prefix: "tsgi-chromium-" });
     const sourceDir = await Deno.makeTempDir({ prefix: "tsgi-e2e-source-" });
-    let context: BrowserContext | undefined;
+    let context: Browser<Page> | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        timeout: 30_000,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      context = await launchChromium<Page>(profile);
       const page = await context.newPage();
       page.setDefaultTimeout(120_000);
       await page.goto(server.url);

@@ -5,8 +5,12 @@
 // page the browser rendered, and takes a screenshot
 // (tests/.tmp/browser_upload.png).
 import assert from "node:assert/strict";
+import {
+  type Browser,
+  haveChromium,
+  launchChromium,
+} from "../_util/browser.ts";
 import { Buffer } from "node:buffer";
-import { createRequire } from "node:module";
 import { serve } from "../../mod.ts";
 import {
   MAX_BODY_SIZE,
@@ -15,10 +19,8 @@ import {
 } from "../../examples/upload.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 // Without Chromium the test is skipped, except where CI requires it
 // (scripts/ci/10_deno_test.sh sets TSGI_REQUIRE_ALL=1).
-const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const required = Deno.env.get("TSGI_REQUIRE_ALL") === "1";
 const FILE_SIZE = 5 * 1024 * 1024;
 const NOTE = "grüße from Chromium";
@@ -47,21 +49,6 @@ interface Page {
   screenshot(options: { path: string; fullPage?: boolean }): Promise<Buffer>;
   setDefaultTimeout(ms: number): void;
 }
-interface BrowserContext {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-interface Chromium {
-  launchPersistentContext(userDataDir: string, options: {
-    executablePath: string;
-    headless: boolean;
-    args: string[];
-    timeout: number;
-  }): Promise<BrowserContext>;
-}
-const { chromium } = createRequire(import.meta.url)(
-  `${root}tools/node_modules/playwright-core`,
-) as { chromium: Chromium };
 
 /** `size` reproducible bytes (xorshift32), every byte value in the mix. */
 function deterministicBytes(
@@ -126,24 +113,9 @@ Deno.test({
       },
     );
     const profile = await Deno.makeTempDir({ prefix: "tsgi-chromium-" });
-    let context: BrowserContext | undefined;
+    let context: Browser<Page> | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        timeout: 30_000,
-        // No background traffic: the machine's network is closed, and
-        // Chromium's own connections would be refused.
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      context = await launchChromium<Page>(profile);
       const page = await context.newPage();
       page.setDefaultTimeout(30_000);
 

@@ -2,15 +2,17 @@
 // playwright-core): two pages join the room served by serve() on Deno and
 // exchange messages over WebSocket; each sees the other's words.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import {
+  type Browser,
+  haveChromium,
+  launchChromium,
+} from "../_util/browser.ts";
 import { serve } from "../../mod.ts";
 import { chatApp, chatPage } from "../../examples/chat.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 // Without Chromium the test is skipped, except where CI requires it
 // (scripts/ci/10_deno_test.sh sets TSGI_REQUIRE_ALL=1).
-const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const required = Deno.env.get("TSGI_REQUIRE_ALL") === "1";
 
 // playwright-core's slice used here, typed by hand (see browser_test.ts).
@@ -24,21 +26,6 @@ interface Page {
   title(): Promise<string>;
   setDefaultTimeout(ms: number): void;
 }
-interface BrowserContext {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-interface Chromium {
-  launchPersistentContext(userDataDir: string, options: {
-    executablePath: string;
-    headless: boolean;
-    args: string[];
-    timeout: number;
-  }): Promise<BrowserContext>;
-}
-const { chromium } = createRequire(import.meta.url)(
-  `${root}tools/node_modules/playwright-core`,
-) as { chromium: Chromium };
 
 /** Waits until the page's message list has an item with exactly `text`. */
 async function seen(page: Page, text: string): Promise<void> {
@@ -66,22 +53,9 @@ Deno.test({
     const served = await (await fetch(server.url)).text();
     assert.equal(served, await Deno.readTextFile(`${root}examples/chat.html`));
     const profile = await Deno.makeTempDir({ prefix: "tsgi-chromium-" });
-    let context: BrowserContext | undefined;
+    let context: Browser<Page> | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        timeout: 30_000,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      context = await launchChromium<Page>(profile);
       const alice = await context.newPage();
       const bob = await context.newPage();
       for (const page of [alice, bob]) page.setDefaultTimeout(30_000);
