@@ -1,5 +1,6 @@
 /**
- * A streaming response filter: PEP 3333's post-processing middleware, which changes a body as it streams.
+ * A streaming response filter: PEP 3333's post-processing middleware, which
+ * changes a body as it streams.
  *
  * @module
  */
