@@ -7,7 +7,10 @@ import type { StaticFileSystem } from "../toolkit/static_files.ts";
 
 const NODE_FS_PROMISES: string = "node:fs/promises";
 const NODE_FS: string = "node:fs";
-const READ_SIZE = 256 * 1024;
+// Per read from a file handle: 256 KiB left Deno's discarded arrays for
+// the collector (+70 MiB RSS over 1 GiB), 64 KiB cost a third of the speed;
+// 128 KiB keeps the raw runtime's speed under 64 MiB (BENCHMARKS.md).
+const READ_SIZE = 128 * 1024;
 
 interface NodeFileHandle {
   read(
