@@ -2,63 +2,15 @@
 // real clients (curl, wrk, openssl): binding, TLS, timeouts, recycling,
 // signals, config, JSON logs and metrics.
 import assert from "node:assert/strict";
+import { certificate, type Output, run } from "../_util/tls.ts";
 import { Cli, ROOT, RUNTIMES, runtimeTest } from "../_util/cli.ts";
 import { freePort } from "../_util/process.ts";
 
 const APP = `${ROOT}tests/fixtures/container_app.mjs`;
 
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end. */
-async function run(program: string, args: string[]): Promise<Output> {
-  const out = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
 /** curl, silent but for errors; bounded so that a hang fails. */
 function curl(...args: string[]): Promise<Output> {
   return run("curl", ["-sS", "--max-time", "60", ...args]);
-}
-
-/** A self-signed certificate for localhost and 127.0.0.1, made by openssl. */
-async function certificate(dir: string, name: string) {
-  const cert = `${dir}/${name}.pem`;
-  const key = `${dir}/${name}.key`;
-  const out = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  assert.equal(out.code, 0, out.stderr);
-  return { cert, key };
 }
 
 /** The pids of the workers booted so far, in order. */

@@ -2,57 +2,25 @@
 // per-request deadline, drain(), request limits; and updateTls() on Node, in
 // a Node process running the npm build.
 import assert from "node:assert/strict";
+import { certificate, run } from "../_util/tls.ts";
 import { type App, serve } from "../../mod.ts";
 import { b } from "../_util/helpers.ts";
 
 const quiet = { onListen() {}, accessLog: false } as const;
 const ROOT = new URL("../..", import.meta.url).pathname;
+// The Node tests serve the npm build (scripts/build_npm.ts).
+const npmBuilt = (() => {
+  try {
+    return Deno.statSync(`${ROOT}npm/mod.js`).isFile;
+  } catch {
+    return false;
+  }
+})();
 
 const hello: App = (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "text/plain"]]);
   return [b(`hello ${environ["wsgi.url_scheme"]}`)];
 };
-
-async function run(program: string, args: string[]) {
-  const out = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
-async function certificate(dir: string, name: string) {
-  const cert = `${dir}/${name}.pem`;
-  const key = `${dir}/${name}.key`;
-  const out = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  assert.equal(out.code, 0, out.stderr);
-  return { cert, key };
-}
 
 Deno.test("serve: path listens on a Unix socket and removes it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsgi_serve_unix_" });
@@ -188,13 +156,7 @@ Deno.test("serve: limits answer 414 and 431 before the app runs", async () => {
 Deno.test({
   name:
     "serve on node: updateTls gives new connections the new certificate while an open one completes",
-  ignore: !(() => {
-    try {
-      return Deno.statSync(`${ROOT}npm/mod.js`).isFile;
-    } catch {
-      return false;
-    }
-  })() && Deno.env.get("TSGI_REQUIRE_ALL") !== "1",
+  ignore: !npmBuilt && Deno.env.get("TSGI_REQUIRE_ALL") !== "1",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "tsgi_serve_node_tls_" });
     const one = await certificate(dir, "one");
@@ -276,13 +238,7 @@ process.stdin.on("end", () => server.shutdown());
 Deno.test({
   name:
     "serve on node: http2 offers HTTP/2 and HTTP/1.1; streams, cuts, close() and shutdown hold",
-  ignore: !(() => {
-    try {
-      return Deno.statSync(`${ROOT}npm/mod.js`).isFile;
-    } catch {
-      return false;
-    }
-  })() && Deno.env.get("TSGI_REQUIRE_ALL") !== "1",
+  ignore: !npmBuilt && Deno.env.get("TSGI_REQUIRE_ALL") !== "1",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "tsgi_serve_node_h2_" });
     const files = await certificate(dir, "h2");
